@@ -1,0 +1,280 @@
+"""Leading and corrected modified fields, on one vectorized history engine.
+
+A field is used piecewise: ``f_n`` on ``t in [nh, (n+1)h]``.  Every gradient and Hessian
+in ``f_n`` is evaluated at the current point ``theta`` (FORMULAS.md).  Notation:
+``G[b] = grad Ehat_b(theta)``, ``H[b] = hess Ehat_b(theta)`` for the ``m`` distinct losses,
+and ``idx[k]`` the loss used at step ``k``.
+
+History engine
+--------------
+The weights of the exponential averages depend on the schedule only, never on ``theta``.
+``ema_table`` tabulates once per run
+
+    ``U[l, b] = sum_{k <= l, idx[k] = b} d^{l-k} (1 - d)``  (decay ``d``),
+
+so a moving average of gradients is ``U[l] @ G`` and every history sum of the theorems
+regroups by batch.  With ``S_k = sum_{l=k}^{n-1} V_l`` and weights ``d^{n-k} (1-d)``:
+
+    ``sum_{k <= n, idx[k] = b} d^{n-k} (1-d) S_k = sum_{l < n} d^{n-l} U[l, b] V_l``,
+
+one ``(m, n) @ (n, p)`` product.  Per evaluation: one gradient and one Hessian per distinct
+batch used so far, then array work linear in ``n``; no Python loop over the history.
+The same code runs in float64 and in mp (object arrays): constants are converted with
+``ctx`` when a field is bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from .losses import BatchDerivatives
+from .precision import Context
+
+__all__ = ["AdamField", "FieldSpec", "GDField", "HeavyBallField", "RMSPropField", "ema_table"]
+
+BoundField = Callable[[int, np.ndarray], np.ndarray]
+
+
+class FieldSpec(Protocol):
+    """A (piecewise) modified field, bound to a problem, step size and precision on demand."""
+
+    name: str
+
+    def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField: ...
+
+
+def ema_table(idx: np.ndarray, m: int, decay: Any, ctx: Context) -> np.ndarray:
+    """``U[l, b] = sum_{k<=l, idx[k]=b} decay^{l-k} (1-decay)`` for ``l < len(idx)``, shape ``(N, m)``.
+
+    Computed by a log-depth scan (``U[l] += decay^s U[l-s]`` for ``s = 1, 2, 4, ...``): every
+    term is non-negative, so the scan is as accurate as the recurrence.
+    """
+    N = len(idx)
+    one_hot = np.zeros((N, m), dtype=np.int64)
+    one_hot[np.arange(N), idx] = 1
+    u = ctx.array(one_hot) * (1 - decay)
+    s, ds = 1, decay
+    while s < N:
+        u[s:] = u[s:] + ds * u[:-s]
+        s, ds = 2 * s, ds * ds
+    return u
+
+
+class _Bound:
+    """Shared per-run state of a bound field: schedule, derivatives of the used batches."""
+
+    def __init__(self, problem: Any, h: Any, N: int, ctx: Context) -> None:
+        self.ctx = ctx
+        self.losses = problem.losses
+        self.m = len(problem.losses)
+        self.p = problem.dim
+        self.h = ctx.scalar(h) if isinstance(h, (int, float)) else h
+        self.idx = problem.schedule.indices(max(N, 1))
+        first = np.full(self.m, len(self.idx), dtype=np.int64)
+        seen = np.unique(self.idx, return_index=True)
+        first[seen[0]] = seen[1]
+        self.first_use = first
+        self.all_used = int(first.max())  # from this step on every batch has been used
+        self.every = np.arange(self.m)
+        self.derivs = BatchDerivatives(tuple(problem.losses))
+        self.steps = np.arange(len(self.idx))
+
+    def grads(self, n: int, theta: np.ndarray) -> np.ndarray:
+        """``(m, p)`` gradients; zero rows for batches not used up to step ``n``."""
+        if n >= self.all_used:
+            return self.derivs.grads(theta, self.ctx, self.every)
+        G = self.ctx.zeros((self.m, self.p))
+        used = np.flatnonzero(self.first_use <= n)
+        G[used] = self.derivs.grads(theta, self.ctx, used)
+        return G
+
+    def grads_hessians(self, n: int, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(m, p)`` gradients and ``(m, p, p)`` Hessians (zero for batches not yet used)."""
+        if n >= self.all_used:
+            return self.derivs.grads_hessians(theta, self.ctx, self.every)
+        G = self.ctx.zeros((self.m, self.p))
+        H = self.ctx.zeros((self.m, self.p, self.p))
+        used = np.flatnonzero(self.first_use <= n)
+        G[used], H[used] = self.derivs.grads_hessians(theta, self.ctx, used)
+        return G, H
+
+    def memory(self, decay: Any, *, bias_corrected: bool) -> _Memory:
+        """The exponential-average tables of ``decay`` for this run's schedule."""
+        return _Memory(self.idx, self.m, decay, self.ctx, bias_corrected=bias_corrected)
+
+
+class _Memory:
+    """Tables of one exponential average over the schedule, and its regrouped history weights.
+
+    ``U[l, b] = sum_{k<=l, idx[k]=b} d^{l-k} (1-d)``; ``C[l] = U[l] / (1 - d^{l+1})`` when bias
+    corrected (else ``U``): the average at step ``l`` is ``C[l] @ G``.  ``regroup(n)[b, l]``
+    ``= sum_{k<=l, idx[k]=b} c_k`` for ``l < n`` with ``c_k = d^{n-k}(1-d)`` (divided by
+    ``1 - d^{n+1}`` when bias corrected), so that
+    ``sum_{k<=n, idx[k]=b} c_k S_k = regroup(n)[b] @ V[:n]`` for ``S_k = sum_{l=k}^{n-1} V_l``.
+    """
+
+    def __init__(self, idx: np.ndarray, m: int, decay: Any, ctx: Context, *, bias_corrected: bool) -> None:
+        N = len(idx)
+        self.U = ema_table(idx, m, decay, ctx)
+        base = ctx.zeros(N + 1) + decay
+        self.pw = base ** np.arange(N + 1).astype(base.dtype if base.dtype == object else np.int64)
+        self.norm = 1 - self.pw[1:] if bias_corrected else ctx.zeros(N) + 1
+        self.C = self.U / self.norm[:, None] if bias_corrected else self.U
+        self.lags = np.arange(N)
+        self._cached: tuple[int, np.ndarray] | None = None  # the solver asks for one n many times
+
+    def regroup(self, n: int) -> np.ndarray:
+        if self._cached is None or self._cached[0] != n:
+            W = (self.pw[n - self.lags[:n], None] * self.U[:n]).T / self.norm[n]
+            self._cached = (n, W)
+        return self._cached[1]
+
+
+def _hv(H: np.ndarray, *vectors: np.ndarray) -> np.ndarray:
+    """``out[b, :, i] = H[b] @ vectors[i][b]``: per-batch Hessian products, shape ``(m, p, k)``."""
+    m, p = H.shape[:2]
+    Y = np.empty((m, p, len(vectors)), dtype=H.dtype)
+    for i, v in enumerate(vectors):
+        Y[:, :, i] = v
+    return H @ Y
+
+
+@dataclass(frozen=True)
+class GDField:
+    """GD: leading ``f_n = -g_n``; corrected (Barrett-Dherin, mini-batch by the recipe)
+    ``f_n = -g_n - h/2 H_n g_n``."""
+
+    name: str = "corrected"
+
+    def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
+        b = _Bound(problem, h, N, ctx)
+        half_h = b.h / 2
+        losses, idx = problem.losses, b.idx
+
+        def leading(n: int, theta: np.ndarray) -> np.ndarray:
+            return -losses[idx[n]].grad(theta, ctx)
+
+        def corrected(n: int, theta: np.ndarray) -> np.ndarray:
+            g, H = losses[idx[n]].grad_hess(theta, ctx)
+            return -g - half_h * (H @ g)
+
+        return leading if self.name == "leading" else corrected
+
+
+@dataclass(frozen=True)
+class HeavyBallField:
+    """Heavy ball by the recipe (mini-batch; Ghosh et al. on a full batch).
+
+    ``f_n^0 = -sum_{k<=n} beta^{n-k} g_k`` and, with ``S_k = sum_{l=k}^{n-1} f_l^0``,
+    ``f_n^1 = sum_k beta^{n-k} H_k S_k + 1/2 sum_k beta^{n-k} H_k f_n^0``
+    (``Delta_n - 1/2 (grad f_n^0) f_n^0``).  On a full batch this equals
+    ``-(1-beta^{n+1})/(1-beta) g - h gamma_n (1+beta)/(2(1-beta)^3) H g``.
+    """
+
+    beta: float
+    name: str = "corrected"
+
+    def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
+        b = _Bound(problem, h, N, ctx)
+        mem = b.memory(ctx.scalar(self.beta), bias_corrected=False)
+        scale = 1 / (1 - ctx.scalar(self.beta))
+        U = mem.U * scale  # U[l, b] = sum_{k<=l, idx[k]=b} beta^{l-k}
+        corrected = self.name == "corrected"
+
+        def field(n: int, theta: np.ndarray) -> np.ndarray:
+            if not corrected:
+                return -(U[n] @ b.grads(n, theta))
+            G, H = b.grads_hessians(n, theta)
+            F0 = -(U[: n + 1] @ G)  # f_l^0, l = 0..n
+            f0 = F0[n]
+            X = (mem.regroup(n) * scale) @ F0[:n]  # sum_{k in b} beta^{n-k} S_k
+            HX = _hv(H, X, f0)  # (m, p, 2)
+            f1 = HX[:, :, 0].sum(axis=0) + (U[n] @ HX[:, :, 1]) / 2
+            return f0 + b.h * f1
+
+        return field
+
+
+@dataclass(frozen=True)
+class RMSPropField:
+    """RMSProp, Theorem 3.3.  With ``w_k = rho^{n-k}(1-rho)``:
+    ``R^n = sqrt(sum_k w_k g_k^2 + eps)``, ``V_l = g_l / R^l``, ``S_k = sum_{l=k}^{n-1} V_l``,
+    ``P = sum_k w_k g_k (H_k S_k)``, ``Pbar = sum_k w_k g_k (H_k V_n)`` and
+    ``f_n = -g_n/R^n + h [g_n (2P + Pbar)/(2 (R^n)^3) - H_n V_n / (2 R^n)]``.
+    """
+
+    rho: float
+    eps: float
+    name: str = "corrected"
+
+    def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
+        b = _Bound(problem, h, N, ctx)
+        eps = ctx.scalar(self.eps)
+        mem = b.memory(ctx.scalar(self.rho), bias_corrected=False)
+        U, idx = mem.U, b.idx
+        corrected = self.name == "corrected"
+
+        def field(n: int, theta: np.ndarray) -> np.ndarray:
+            if not corrected:
+                G = b.grads(n, theta)
+                return -G[idx[n]] / ctx.sqrt(U[n] @ (G * G) + eps)
+            G, H = b.grads_hessians(n, theta)
+            R = ctx.sqrt(U[: n + 1] @ (G * G) + eps)  # R^l, l = 0..n
+            V = G[idx[: n + 1]] / R
+            gn, Rn, Vn = G[idx[n]], R[n], V[n]
+            X = mem.regroup(n) @ V[:n]  # sum_{k in b} w_k S_k
+            HX = _hv(H, X, Vn)
+            P = (G * HX[:, :, 0]).sum(axis=0)
+            Pbar = U[n] @ (G * HX[:, :, 1])
+            f1 = gn * (2 * P + Pbar) / (2 * Rn**3) - HX[idx[n], :, 1] / (2 * Rn)
+            return -gn / Rn + b.h * f1
+
+        return field
+
+
+@dataclass(frozen=True)
+class AdamField:
+    """Adam, Theorem 3.6.  With ``a_k = beta^{n-k}(1-beta)/(1-beta^{n+1})``, ``b_k`` likewise in rho,
+    bias-corrected ``M^l``, ``R^l``, ``V_l = M^l/R^l``, ``S_k = sum_{l=k}^{n-1} V_l``:
+    ``L = sum a_k H_k S_k``, ``Lbar = sum a_k H_k V_n``, ``P = sum b_k g_k (H_k S_k)``,
+    ``Pbar = sum b_k g_k (H_k V_n)`` and
+    ``f_n = -M^n/R^n + h [M^n (2P + Pbar)/(2 (R^n)^3) - (2L + Lbar)/(2 R^n)]``.
+    """
+
+    beta: float
+    rho: float
+    eps: float
+    name: str = "corrected"
+
+    def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
+        b = _Bound(problem, h, N, ctx)
+        eps = ctx.scalar(self.eps)
+        mb = b.memory(ctx.scalar(self.beta), bias_corrected=True)
+        mr = b.memory(ctx.scalar(self.rho), bias_corrected=True)
+        Cb, Cr = mb.C, mr.C
+        corrected = self.name == "corrected"
+
+        def field(n: int, theta: np.ndarray) -> np.ndarray:
+            if not corrected:
+                G = b.grads(n, theta)
+                return -(Cb[n] @ G) / ctx.sqrt(Cr[n] @ (G * G) + eps)
+            G, H = b.grads_hessians(n, theta)
+            M = Cb[: n + 1] @ G  # M^l, l = 0..n
+            R = ctx.sqrt(Cr[: n + 1] @ (G * G) + eps)
+            V = M / R
+            Mn, Rn, Vn = M[n], R[n], V[n]
+            Xa = mb.regroup(n) @ V[:n]  # sum_{k in b} a_k S_k
+            Xb = mr.regroup(n) @ V[:n]  # sum_{k in b} b_k S_k
+            HX = _hv(H, Xa, Xb, Vn)
+            L = HX[:, :, 0].sum(axis=0)
+            Lbar = Cb[n] @ HX[:, :, 2]
+            P = (G * HX[:, :, 1]).sum(axis=0)
+            Pbar = Cr[n] @ (G * HX[:, :, 2])
+            f1 = Mn * (2 * P + Pbar) / (2 * Rn**3) - (2 * L + Lbar) / (2 * Rn)
+            return -Mn / Rn + b.h * f1
+
+        return field
