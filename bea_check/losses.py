@@ -130,9 +130,7 @@ class _ArrayEq:
         )
 
     def __hash__(self) -> int:
-        return hash(
-            tuple((a.shape, a.tobytes()) if isinstance(a, np.ndarray) else a for a in self._key())
-        )
+        return hash(tuple((a.shape, a.tobytes()) if isinstance(a, np.ndarray) else a for a in self._key()))
 
 
 # --------------------------------------------------------------------------------------
@@ -686,7 +684,9 @@ class BatchDerivatives:
             return self._stack.grads(theta, ctx, which)
         return np.stack([self.losses[b].grad(theta, ctx) for b in which])
 
-    def grads_hessians(self, theta: np.ndarray, ctx: Context, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def grads_hessians(
+        self, theta: np.ndarray, ctx: Context, which: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``(len(which), p)`` gradients and ``(len(which), p, p)`` Hessians."""
         if self._stack is not None:
             return self._stack.grads_hessians(theta, ctx, which)
@@ -727,7 +727,9 @@ class _TanhStack:
         _, _, r, _, J = self._forward(theta, ctx, which)
         return (r[:, None, :] @ J)[:, 0, :] / self.S
 
-    def grads_hessians(self, theta: np.ndarray, ctx: Context, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def grads_hessians(
+        self, theta: np.ndarray, ctx: Context, which: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         Xe, T, r, A, J = self._forward(theta, ctx, which)
         k, S, w, d = len(which), self.S, self.w, self.d
         g = (r[:, None, :] @ J)[:, 0, :] / S

@@ -17,7 +17,7 @@ from .errors import InvalidInput
 from .fields import AdamField, FieldSpec, GDField, HeavyBallField, RMSPropField
 from .optimizers import GD, Adam, HeavyBall, Optimizer, RMSProp
 
-__all__ = ["METHODS", "Method", "get_method"]
+__all__ = ["METHODS", "Method", "get_method", "validate_hyperparameter"]
 
 
 def _open_unit(name: str, value: float) -> None:
@@ -30,7 +30,16 @@ def _positive(name: str, value: float) -> None:
         raise InvalidInput(f"{name} must be a finite positive number, got {value!r}")
 
 
-_VALIDATORS: dict[str, Callable[[str, float], None]] = {"beta": _open_unit, "rho": _open_unit, "eps": _positive}
+_VALIDATORS: dict[str, Callable[[str, float], None]] = {
+    "beta": _open_unit,
+    "rho": _open_unit,
+    "eps": _positive,
+}
+
+
+def validate_hyperparameter(name: str, value: float) -> None:
+    """Raise :class:`InvalidInput` unless ``value`` suits ``name`` (beta, rho in (0, 1); others > 0)."""
+    _VALIDATORS.get(name, _positive)(name, value)
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,7 @@ class Method:
             raise InvalidInput(f"{self.name} does not take {', '.join(extra)} (it takes {takes})")
         hp = {k: float(given[k]) if given.get(k) is not None else v for k, v in self.defaults.items()}
         for k, v in hp.items():
-            _VALIDATORS.get(k, _positive)(k, v)
+            validate_hyperparameter(k, v)
         return hp
 
     def optimizer(self, hp: Mapping[str, float]) -> Optimizer:

@@ -25,7 +25,7 @@ import numpy as np
 
 from .errors import InvalidInput
 
-__all__ = ["Context", "F64", "mp", "get_context"]
+__all__ = ["F64", "Context", "get_context", "mp"]
 
 
 class Context:
@@ -139,7 +139,9 @@ class _MP(Context):
 
     def array(self, x: Any) -> np.ndarray:
         a = np.asarray(x, dtype=object)
-        return np.asarray(self._conv(a), dtype=object) if a.ndim else np.array(self._one(a.item()), dtype=object)
+        return (
+            np.asarray(self._conv(a), dtype=object) if a.ndim else np.array(self._one(a.item()), dtype=object)
+        )
 
     def zeros(self, shape: int | tuple[int, ...]) -> np.ndarray:
         z = np.empty(shape, dtype=object)
@@ -160,7 +162,11 @@ class _MP(Context):
 
     def to_mpmath(self, a: Any) -> Any:
         """Convert to ``mpmath.mpf`` (scalars) or object arrays of them, exactly."""
-        conv = np.frompyfunc(lambda v: mpmath.mpf(gmpy2.mpfr(v).as_integer_ratio()[0]) / gmpy2.mpfr(v).as_integer_ratio()[1], 1, 1)
+        conv = np.frompyfunc(
+            lambda v: mpmath.mpf(gmpy2.mpfr(v).as_integer_ratio()[0]) / gmpy2.mpfr(v).as_integer_ratio()[1],
+            1,
+            1,
+        )
         return conv(a)
 
 

@@ -230,8 +230,7 @@ class Problem:
         for i, loss in enumerate(self.losses[1:], start=1):
             if loss.dim != p:
                 raise InvalidInput(
-                    f"losses[{i}] takes {loss.dim} parameters but losses[0] takes {p} "
-                    f"(problem {self.name!r})"
+                    f"losses[{i}] takes {loss.dim} parameters but losses[0] takes {p} (problem {self.name!r})"
                 )
         try:
             theta0 = tuple(float(x) for x in np.asarray(self.theta0, dtype=np.float64).reshape(-1))
@@ -422,4 +421,3 @@ def problem_from_loss_file(
         raise InvalidInput(f"unknown schedule {schedule!r} (choose {', '.join(SCHEDULES)})")
     losses, theta0 = load_loss_file(path)
     return Problem(losses, make_schedule(schedule, len(losses), int(seed)), theta0, f"file {Path(path).name}")
-

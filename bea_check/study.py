@@ -340,13 +340,15 @@ class OrderStudy:
         lines = [
             f"order study: method {self.method}, field {self.field}, precision {self.precision}{dps}, "
             f"horizon {self.horizon:g}",
-            f"{'step':>11} {'N':>7} {'error':>11} {'order':>7} {'solver err':>11}  used",
+            f"{'step':>11} {'N':>7} {'error':>11} {'order':>7} {'solver err':>11} {'substeps':>8}  used",
         ]
+        subs = self.substeps or [None] * len(self.steps)
         for i, (h, n) in enumerate(zip(self.steps, self._ns(), strict=True)):
             q = "-" if i == 0 else f"{self.pairwise_orders[i - 1]:.3f}"
             lines.append(
                 f"{h:>11g} {'-' if n is None else n:>7} {self.errors[i]:>11.3e} {q:>7} "
-                f"{self.solver_errors[i]:>11.2e}  {'yes' if self.used[i] else 'no'}"
+                f"{self.solver_errors[i]:>11.2e} {'-' if subs[i] is None else subs[i]:>8}  "
+                f"{'yes' if self.used[i] else 'no'}"
             )
         k = sum(self.used)
         if math.isnan(self.observed_order):

@@ -79,9 +79,14 @@ def history(prob: Prob, n: int, th: np.ndarray):
 
 def ref_adam(prob, n, th, h, beta, rho, eps):
     g, H = history(prob, n, th)
-    M = [sum(beta ** (l - k) * (1 - beta) * g[k] for k in range(l + 1)) / (1 - beta ** (l + 1)) for l in range(n + 1)]
+    M = [
+        sum(beta ** (l - k) * (1 - beta) * g[k] for k in range(l + 1)) / (1 - beta ** (l + 1))
+        for l in range(n + 1)
+    ]
     R = [
-        np.sqrt(sum(rho ** (l - k) * (1 - rho) * g[k] ** 2 for k in range(l + 1)) / (1 - rho ** (l + 1)) + eps)
+        np.sqrt(
+            sum(rho ** (l - k) * (1 - rho) * g[k] ** 2 for k in range(l + 1)) / (1 - rho ** (l + 1)) + eps
+        )
         for l in range(n + 1)
     ]
     V = [M[l] / R[l] for l in range(n + 1)]
@@ -98,7 +103,9 @@ def ref_adam(prob, n, th, h, beta, rho, eps):
 
 def ref_rmsprop(prob, n, th, h, rho, eps):
     g, H = history(prob, n, th)
-    R = [np.sqrt(sum(rho ** (l - k) * (1 - rho) * g[k] ** 2 for k in range(l + 1)) + eps) for l in range(n + 1)]
+    R = [
+        np.sqrt(sum(rho ** (l - k) * (1 - rho) * g[k] ** 2 for k in range(l + 1)) + eps) for l in range(n + 1)
+    ]
     V = [g[l] / R[l] for l in range(n + 1)]
     S = [sum((V[l] for l in range(k, n)), np.zeros_like(th)) for k in range(n + 1)]
     w = [rho ** (n - k) * (1 - rho) for k in range(n + 1)]
@@ -160,8 +167,10 @@ def test_full_batch_closed_forms(n):
 
     Rn = np.sqrt(g**2 * (1 - rho ** (n + 1)) + eps)
     P = sum(
-        rho ** (n - k) * (1 - rho) * g * (H @ sum((g / np.sqrt(g**2 * (1 - rho ** (l + 1)) + eps) for l in range(k, n)),
-                                                 np.zeros_like(g)))
+        rho ** (n - k)
+        * (1 - rho)
+        * g
+        * (H @ sum((g / np.sqrt(g**2 * (1 - rho ** (l + 1)) + eps) for l in range(k, n)), np.zeros_like(g)))
         for k in range(n + 1)
     )
     Pbar = (1 - rho ** (n + 1)) * g * (H @ (g / Rn))

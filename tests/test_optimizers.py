@@ -96,7 +96,12 @@ def test_method_registry_resolves_and_validates():
     assert sorted(METHODS) == ["adam", "gd", "heavy-ball", "rmsprop"]
     adam = get_method("adam")
     assert adam.resolve(beta=0.2) == {"beta": 0.2, "rho": 0.5, "eps": 0.01}
-    for bad, msg in [({"beta": 1.0}, "beta"), ({"rho": 0.0}, "rho"), ({"eps": 0.0}, "eps"), ({"eps": math.nan}, "eps")]:
+    for bad, msg in [
+        ({"beta": 1.0}, "beta"),
+        ({"rho": 0.0}, "rho"),
+        ({"eps": 0.0}, "eps"),
+        ({"eps": math.nan}, "eps"),
+    ]:
         with pytest.raises(InvalidInput, match=msg):
             adam.resolve(**bad)
     with pytest.raises(InvalidInput, match="does not take beta"):

@@ -135,8 +135,10 @@ def test_problem_basics() -> None:
     [
         (((), FullBatch(), (1.0,)), "has no losses"),
         (((Bilinear(), Polynomial.random(3)), Cyclic(2), (1.0, 2.0)), "losses\\[1\\] takes 3 parameters"),
-        (((Polynomial.random(5),), FullBatch(), (1.0, 2.0, 3.0)),
-         "^THETA0 has 3 entries but the losses take 5 parameters$"),
+        (
+            ((Polynomial.random(5),), FullBatch(), (1.0, 2.0, 3.0)),
+            "^THETA0 has 3 entries but the losses take 5 parameters$",
+        ),
         (((Bilinear(),), Cyclic(2), (1.0, 2.0)), "schedule expects 2 losses but problem 'p' has 1"),
         (((Bilinear(),), FullBatch(), (1.0, float("nan"))), "THETA0 must be finite"),
         (((Bilinear(),), FullBatch(), ((1.0, 2.0), (3.0, 4.0))), "flat list"),

@@ -1,0 +1,438 @@
+"""``bea-check``: the command line.
+
+``bea-check order`` measures the global order of a modified equation (the optimizer's
+iterates against the flow of a field) and judges a claimed order.  Exit status:
+
+* 0 -- the study ran (verdict ``pass``, ``no claim``, or a non-failing verdict);
+* 1 -- the verdict is ``fail``;
+* 2 -- bad input (one line on stderr, prefixed ``bea-check: error: ``; argparse's own
+  usage errors are reported the same way);
+* 3 -- :class:`~bea_check.errors.Inconclusive`: the numerics cannot support a verdict.
+
+The CLI parses and checks its own arguments (steps, horizon, option combinations) and
+delegates the rest (method and hyperparameter ranges, fields, losses, loss files) to
+the library.  Only :class:`~bea_check.errors.BeaCheckError` is caught: anything else
+is a bug and keeps its traceback.  Output is written only once everything has been
+computed, so an error never leaves a half-written table or JSON object behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import numpy as np
+
+from .errors import BeaCheckError, Inconclusive, InvalidInput
+
+__all__ = ["DEFAULTS", "EXIT_FAIL", "EXIT_INCONCLUSIVE", "EXIT_INVALID", "EXIT_OK", "main", "parse_steps"]
+
+PROG = "bea-check"
+EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_INCONCLUSIVE = 0, 1, 2, 3
+
+DEFAULTS: dict[str, Any] = {
+    "method": "adam",
+    "field": "corrected",
+    "loss": "tanh-net",
+    "batches": 3,
+    "schedule": "cyclic",
+    "seed": 0,
+    "beta": 0.3,
+    "rho": 0.5,
+    "eps": 1e-2,
+    "horizon": 0.4,
+    "steps": (0.02, 0.01, 0.005, 0.0025),
+    "precision": "float64",
+    "tol": 0.15,
+    "substeps": 1,
+}
+"""What bare ``bea-check order`` runs (Adam, corrected field, 3-batch tanh-net, ...)."""
+
+HYPERPARAMETERS = ("beta", "rho", "eps")
+"""Hyperparameter options of the CLI; each method takes the subset it names."""
+
+
+class _UsageError(Exception):
+    """argparse's usage errors, turned into our one-line message."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(message)
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+    except ImportError:  # pragma: no cover - Python >= 3.10 always has it
+        return "unknown"
+    try:
+        return version("bea-check")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _finite_float(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(x):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return x
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+def parse_steps(text: str) -> tuple[float, ...]:
+    """Parse ``--steps``: comma-separated, positive, finite, distinct; sorted descending.
+
+    At least two steps are needed to measure an order.  Raises :class:`InvalidInput`.
+    """
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip() or any(not p for p in parts):
+        raise InvalidInput(f"--steps: expected comma-separated step sizes like 0.02,0.01, got {text!r}")
+    steps: list[float] = []
+    for p in parts:
+        try:
+            h = float(p)
+        except ValueError:
+            raise InvalidInput(f"--steps: not a number: {p!r}") from None
+        if not math.isfinite(h) or h <= 0:
+            raise InvalidInput(f"--steps: every step must be a positive finite number, got {p!r}")
+        if h in steps:
+            raise InvalidInput(f"--steps: step {h!r} is repeated (steps must be distinct)")
+        steps.append(h)
+    if len(steps) < 2:
+        raise InvalidInput("--steps: an order study needs at least two distinct steps")
+    return tuple(sorted(steps, reverse=True))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Property-based checks of modified equations (backward error analysis) for optimizers.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    d = DEFAULTS
+    order = sub.add_parser(
+        "order",
+        help="measure the global order of a modified equation and judge a claim",
+        description=(
+            "Run the optimizer with each step h and solve the field's ODE over the same horizon; "
+            "error(h) = max_n ||theta(nh) - theta^n||. Prints a table of step, error and pairwise "
+            "order, and the fitted order (the slope of log error against log h). Exit status: 0 ok, "
+            "1 verdict fail, 2 bad input, 3 inconclusive."
+        ),
+    )
+    g = order.add_argument_group("what to check")
+    g.add_argument(
+        "--method",
+        default=d["method"],
+        help="optimizer: gd, heavy-ball, rmsprop, adam (default: %(default)s)",
+    )
+    g.add_argument(
+        "--field",
+        default=d["field"],
+        help="modified-equation field: leading or corrected (default: %(default)s)",
+    )
+    g.add_argument(
+        "--beta",
+        type=_finite_float,
+        default=None,
+        help=f"momentum parameter in (0,1) (method default; adam: {d['beta']})",
+    )
+    g.add_argument(
+        "--rho",
+        type=_finite_float,
+        default=None,
+        help=f"second-moment decay in (0,1) (method default; adam: {d['rho']})",
+    )
+    g.add_argument(
+        "--eps",
+        type=_finite_float,
+        default=None,
+        help=f"denominator offset > 0 (method default; adam: {d['eps']})",
+    )
+
+    g = order.add_argument_group("problem")
+    g.add_argument(
+        "--loss", default=None, help=f"built-in loss family (default: {d['loss']}; not with --loss-file)"
+    )
+    g.add_argument(
+        "--loss-file",
+        metavar="FILE",
+        default=None,
+        help="Python file defining LOSSES (list of callables theta -> scalar, written with "
+        "autograd.numpy) and THETA0 (list of floats); float64 only",
+    )
+    g.add_argument(
+        "--batches",
+        type=_int,
+        default=None,
+        help=f"number of mini-batch losses of a built-in loss (default: {d['batches']}, 1 for the "
+        "full-batch-only bilinear loss; a loss file's LOSSES are its batches)",
+    )
+    g.add_argument(
+        "--schedule",
+        choices=("cyclic", "reshuffled"),
+        default=d["schedule"],
+        help="order in which the batches are used (default: %(default)s)",
+    )
+    g.add_argument(
+        "--seed",
+        type=_int,
+        default=d["seed"],
+        help="seed of the data and of reshuffling (default: %(default)s)",
+    )
+
+    g = order.add_argument_group("study")
+    g.add_argument(
+        "--steps",
+        default=",".join(str(h) for h in d["steps"]),
+        help="comma-separated distinct positive step sizes (at least two); they are sorted "
+        "in descending order everywhere, in the study and in the output (default: %(default)s)",
+    )
+    g.add_argument(
+        "--horizon",
+        type=_finite_float,
+        default=d["horizon"],
+        help="time horizon T > 0, at least the largest step; step h runs floor(T/h) steps "
+        "(default: %(default)s)",
+    )
+    g.add_argument(
+        "--precision",
+        choices=("float64", "mp"),
+        default=d["precision"],
+        help="float64, or mp: MPFR arbitrary precision through gmpy2 (default: %(default)s)",
+    )
+    g.add_argument(
+        "--dps", type=_int, default=None, help="decimal digits for --precision mp (default 30, at least 16)"
+    )
+    g.add_argument(
+        "--substeps",
+        type=_int,
+        default=d["substeps"],
+        help="Runge-Kutta substeps per optimizer step in the reference ODE solve, >= 1 "
+        "(default: %(default)s)",
+    )
+
+    g = order.add_argument_group("claim and output")
+    g.add_argument(
+        "--expect",
+        type=_finite_float,
+        default=None,
+        metavar="P",
+        help="claimed global order to judge (default: the method's claim for the field, "
+        "1 for leading, 2 for corrected). Exit 1 when the verdict is fail",
+    )
+    g.add_argument(
+        "--no-claim",
+        action="store_true",
+        help="only measure: judge no claim (verdict 'no claim')",
+    )
+    g.add_argument(
+        "--mode",
+        choices=("at_least", "exact"),
+        default="at_least",
+        help="at_least: the claim is error <= C h^P (order >= P - tol); exact: |order - P| <= tol, "
+        "e.g. to show that a leading field is only order 1 (default: %(default)s)",
+    )
+    g.add_argument(
+        "--tol",
+        type=_finite_float,
+        default=d["tol"],
+        help="tolerance when judging a claim: the fitted and the finest pairwise order must be "
+        "at least P - tol (default: %(default)s)",
+    )
+    g.add_argument(
+        "--json", action="store_true", help="print one JSON object (on success only) instead of the table"
+    )
+    order.set_defaults(run=_cmd_order)
+    return parser
+
+
+# --------------------------------------------------------------------------- order
+
+
+def _check_order_args(args: argparse.Namespace) -> tuple[float, ...]:
+    """The checks that belong to the CLI itself; returns the sorted steps."""
+    steps = parse_steps(args.steps)
+    if args.horizon <= 0:
+        raise InvalidInput(f"--horizon must be > 0, got {args.horizon!r}")
+    if args.horizon < steps[0]:
+        raise InvalidInput(f"--horizon {args.horizon!r} is shorter than the step {steps[0]!r}")
+    if args.loss is not None and args.loss_file is not None:
+        raise InvalidInput("--loss and --loss-file exclude each other (give one)")
+    if args.loss_file is not None and args.batches is not None:
+        raise InvalidInput("--batches does not apply to --loss-file (its LOSSES are the batches)")
+    if args.batches is not None and args.batches < 1:
+        raise InvalidInput(f"--batches must be >= 1, got {args.batches}")
+    if args.seed < 0:
+        raise InvalidInput(f"--seed must be >= 0, got {args.seed}")
+    if args.substeps < 1:
+        raise InvalidInput(f"--substeps must be >= 1, got {args.substeps}")
+    if args.tol <= 0:
+        raise InvalidInput(f"--tol must be > 0, got {args.tol!r}")
+    if args.expect is not None and args.expect <= 0:
+        raise InvalidInput(f"--expect must be > 0, got {args.expect!r}")
+    return steps
+
+
+def _check_problem(problem: Any, ctx: Any) -> None:
+    """Refuse a problem this precision cannot run, or whose losses are not finite at theta0."""
+    if ctx.name != "float64" and not all(getattr(loss, "supports_mp", True) for loss in problem.losses):
+        raise InvalidInput("losses from --loss-file run in float64 only (drop --precision mp)")
+    theta0 = ctx.array(list(problem.theta0))
+    for i, loss in enumerate(problem.losses):
+        if not ctx.isfinite(loss.value(theta0, ctx)) or not ctx.isfinite(loss.grad(theta0, ctx)):
+            raise InvalidInput(f"loss {i} is not finite (NaN or infinity) at THETA0")
+
+
+def _cmd_order(args: argparse.Namespace) -> tuple[int, str]:
+    # Imported here, so that parsing, --help and the CLI's own checks stay cheap.
+    from .methods import get_method, validate_hyperparameter
+    from .precision import get_context
+
+    steps = _check_order_args(args)
+    ctx = get_context(args.precision, args.dps)
+    method = get_method(args.method)
+    given = {k: getattr(args, k) for k in HYPERPARAMETERS if getattr(args, k) is not None}
+    ignored = sorted(k for k in given if k not in method.hyperparameters)
+    hparams = method.resolve(**{k: v for k, v in given.items() if k not in ignored})
+    for k in ignored:
+        validate_hyperparameter(k, given[k])
+    method.field(args.field, hparams)  # unknown field: InvalidInput before any work
+    if args.no_claim and args.expect is not None:
+        raise InvalidInput("--expect and --no-claim exclude each other")
+    expected = None if args.no_claim else (args.expect or method.claims[args.field])
+
+    from .problems import builtin_problem, problem_from_loss_file
+    from .study import run_order_study
+
+    t0 = time.perf_counter()
+    with ctx.scope():
+        if args.loss_file is not None:
+            problem = problem_from_loss_file(args.loss_file, schedule=args.schedule, seed=args.seed)
+        else:
+            loss = DEFAULTS["loss"] if args.loss is None else args.loss
+            batches = args.batches
+            if batches is None:  # the bilinear model is full batch only
+                batches = 1 if loss == "bilinear" else DEFAULTS["batches"]
+            problem = builtin_problem(
+                loss,
+                batches=batches,
+                schedule=args.schedule,
+                seed=args.seed,
+            )
+        _check_problem(problem, ctx)
+        study = run_order_study(
+            method,
+            args.field,
+            problem,
+            hparams,
+            steps,
+            args.horizon,
+            ctx,
+            expected_order=expected,
+            tol=args.tol,
+            mode=args.mode,
+            substeps=args.substeps,
+        )
+    elapsed = time.perf_counter() - t0
+
+    code = EXIT_FAIL if study.verdict == "fail" else EXIT_OK
+    for k in ignored:  # a note, not an error: one command line can then loop over methods
+        print(f"{PROG}: note: {method.name} takes no {k}; --{k} ignored", file=sys.stderr)
+    if args.json:
+        out = dict(study.to_json_dict())
+        out.setdefault("method", method.name)
+        out.setdefault("field", args.field)
+        out.setdefault("precision", ctx.name)
+        out.setdefault("dps", ctx.dps)
+        out.setdefault("problem", getattr(problem, "name", None))
+        out.setdefault("hyperparameters", dict(hparams))
+        out.setdefault("horizon", args.horizon)
+        out.setdefault("substeps", args.substeps)
+        out.setdefault("schedule", args.schedule)
+        out.setdefault("seed", args.seed)
+        out.setdefault("steps", list(steps))
+        out.setdefault("verdict", study.verdict)
+        timings = out.get("timings")
+        if isinstance(timings, dict):
+            timings.setdefault("cli_total", elapsed)
+        else:
+            out.setdefault("timings", {"cli_total": elapsed})
+        out["exit_code"] = code
+        return code, json.dumps(_jsonable(out), allow_nan=False)
+    return code, study.format_table().rstrip("\n")
+
+
+def _jsonable(x: Any) -> Any:
+    """Plain JSON values: numpy/MPFR numbers to float, non-finite floats to None."""
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple, np.ndarray)):
+        return [_jsonable(v) for v in (x.tolist() if isinstance(x, np.ndarray) else x)]
+    if x is None or isinstance(x, (bool, str, int)):
+        return x
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    return f if math.isfinite(f) else None
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split()) or "unknown error"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``bea-check``; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as e:
+        print(f"{PROG}: error: {_one_line(str(e))}", file=sys.stderr)
+        return EXIT_INVALID
+    except SystemExit as e:  # --help, --version
+        return e.code if isinstance(e.code, int) else 0
+    try:
+        code, text = args.run(args)
+    except InvalidInput as e:
+        print(f"{PROG}: error: {_one_line(str(e))}", file=sys.stderr)
+        return EXIT_INVALID
+    except Inconclusive as e:
+        print(f"{PROG}: inconclusive: {_one_line(str(e))}", file=sys.stderr)
+        return EXIT_INCONCLUSIVE
+    except BeaCheckError as e:
+        print(f"{PROG}: error: {_one_line(str(e))}", file=sys.stderr)
+        return EXIT_INVALID
+    print(text)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

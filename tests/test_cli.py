@@ -1,0 +1,362 @@
+"""The ``bea-check`` command line: exit codes, one-line errors, table and JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bea_check import cli
+from bea_check.cli import main, parse_steps
+from bea_check.errors import Inconclusive, InvalidInput
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# A cheap study: GD on the built-in polynomial loss, two steps, a short horizon.
+FAST = ["order", "--method", "gd", "--loss", "polynomial", "--steps", "0.02,0.01", "--horizon", "0.2"]
+# The same for a method that takes beta, rho and eps.
+FAST_ADAM = ["order", "--method", "adam", "--loss", "polynomial", "--steps", "0.02,0.01", "--horizon", "0.1"]
+
+REQUIRED_JSON_KEYS = {"method", "field", "precision", "steps", "errors", "observed_order", "solver_error"}
+
+
+def run(capsys, argv):
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, out, err, *words):
+    assert code == 2, (code, out, err)
+    assert out == ""
+    assert err.startswith("bea-check: error: "), err
+    assert err.endswith("\n") and err.count("\n") == 1, repr(err)
+    assert "Traceback" not in err
+    for w in words:
+        assert w.lower() in err.lower(), (w, err)
+
+
+def write_loss_file(tmp_path, body: str) -> str:
+    path = tmp_path / "losses.py"
+    path.write_text("import autograd.numpy as np\n\n" + body)
+    return str(path)
+
+
+GOOD_LOSS_FILE = """
+THETA0 = [0.5, -0.3]
+LOSSES = [
+    lambda th: 0.5 * th[0] ** 2 + 0.25 * th[1] ** 2 + 0.1 * th[0] * th[1],
+    lambda th: 0.3 * (th[0] - 1.0) ** 2 + 0.5 * th[1] ** 2,
+]
+"""
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+def test_parse_steps_sorts_descending():
+    assert parse_steps("0.0025,0.02, 0.005,0.01") == (0.02, 0.01, 0.005, 0.0025)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        " ",
+        "0.02,",
+        ",0.02",
+        "0.02,,0.01",
+        "0.02,abc",
+        "0.02,0",
+        "0.02,-0.01",
+        "0.02,nan",
+        "0.02,inf",
+        "0.02,0.02",
+        "0.01,1e-2",
+        "0.02",
+    ],
+)
+def test_parse_steps_refuses(text):
+    with pytest.raises(InvalidInput, match="--steps"):
+        parse_steps(text)
+
+
+def test_version_and_help(capsys):
+    code, out, _ = run(capsys, ["--version"])
+    assert code == 0 and out.startswith("bea-check ")
+    code, out, _ = run(capsys, ["order", "--help"])
+    assert code == 0
+    assert "--loss-file" in out and "descending" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["nonsense"],
+        ["order", "--horizon", "abc"],
+        ["order", "--precision", "quad"],
+        ["order", "--schedule", "random"],
+        ["order", "--beta", "nan"],
+        ["order", "--dps", "3.5"],
+        ["order", "--bogus"],
+    ],
+)
+def test_usage_errors_are_one_line(capsys, argv):
+    assert_one_line_error(*run(capsys, argv))
+
+
+# ----------------------------------------------------------------------------- bad input: exit 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--steps", "0.02,0"], ["--steps"]),
+        (["--steps", "0.02,-0.01"], ["--steps"]),
+        (["--steps", "0.02,0.01,0.02"], ["--steps", "repeated"]),
+        (["--steps", "0.02"], ["--steps"]),
+        (["--horizon", "0.01"], ["horizon", "shorter"]),
+        (["--horizon", "0"], ["horizon"]),
+        (["--horizon", "-1"], ["horizon"]),
+        (["--method", "newton"], ["method", "newton", "adam"]),
+        (["--field", "third"], ["field", "third"]),
+        (["--loss", "no-such-loss"], ["no-such-loss"]),
+        (["--dps", "40"], ["--dps"]),
+        (["--precision", "mp", "--dps", "5"], ["dps"]),
+        (["--beta", "1.5"], ["beta"]),  # gd ignores beta, but not an invalid one
+        (["--substeps", "0"], ["--substeps"]),
+        (["--seed", "-1"], ["--seed"]),
+        (["--batches", "0"], ["--batches"]),
+        (["--tol", "0"], ["--tol"]),
+        (["--expect", "-1"], ["--expect"]),
+    ],
+)
+def test_bad_input_exit_2(capsys, extra, words):
+    assert_one_line_error(*run(capsys, [*FAST, *extra]), *words)
+
+
+def test_hyperparameter_a_method_does_not_take_is_ignored_with_a_note(capsys):
+    code, out, err = run(capsys, [*FAST, "--beta", "0.5", "--json"])
+    assert code == 0
+    assert json.loads(out)["hyperparameters"] == {}
+    assert err.strip() == "bea-check: note: gd takes no beta; --beta ignored"
+
+
+def test_default_claim_is_the_methods_claim(capsys):
+    code, out, _ = run(capsys, [*FAST, "--json"])
+    data = json.loads(out)
+    assert (code, data["expected_order"], data["verdict"]) == (0, 2.0, "pass")
+    code, out, _ = run(capsys, [*FAST, "--no-claim", "--json"])
+    assert json.loads(out)["verdict"] == "no claim"
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--beta", "0"], ["beta"]),
+        (["--beta", "1"], ["beta"]),
+        (["--beta", "-0.3"], ["beta"]),
+        (["--rho", "0"], ["rho"]),
+        (["--rho", "1.5"], ["rho"]),
+        (["--eps", "0"], ["eps"]),
+        (["--eps", "-1e-3"], ["eps"]),
+    ],
+)
+def test_bad_hyperparameters_exit_2(capsys, extra, words):
+    assert_one_line_error(*run(capsys, [*FAST_ADAM, *extra, "--json"]), *words)
+
+
+def test_loss_and_loss_file_exclude_each_other(capsys, tmp_path):
+    path = write_loss_file(tmp_path, GOOD_LOSS_FILE)
+    code, out, err = run(capsys, ["order", "--loss", "tanh-net", "--loss-file", path])
+    assert_one_line_error(code, out, err, "--loss", "--loss-file")
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ("THETA0 = [0.5, -0.3]\n", ["LOSSES"]),
+        ("THETA0 = [0.5, -0.3]\nLOSSES = []\n", ["LOSSES"]),
+        ("LOSSES = [lambda th: np.sum(th ** 2)]\n", ["THETA0"]),
+        ("THETA0 = [0.5]\nLOSSES = [lambda th: th[0] ** 2 + th[1] ** 2]\n", []),
+        ("THETA0 = [0.5, -0.3]\nLOSSES = [lambda th: np.sum(th ** 2) * np.nan]\n", []),
+        ("THETA0 = [0.5, -0.3]\nLOSSES = [lambda th: np.sum(th ** 2), lambda th: np.inf * th[0]]\n", []),
+    ],
+    ids=["no-LOSSES", "empty-LOSSES", "no-THETA0", "THETA0-wrong-length", "nan-loss", "inf-loss"],
+)
+def test_bad_loss_file_exit_2(capsys, tmp_path, body, words):
+    path = write_loss_file(tmp_path, body)
+    args = ["order", "--method", "gd", "--loss-file", path, "--steps", "0.02,0.01", "--horizon", "0.1"]
+    assert_one_line_error(*run(capsys, args), *words)
+
+
+def test_missing_loss_file_exit_2(capsys, tmp_path):
+    args = ["order", "--method", "gd", "--loss-file", str(tmp_path / "nope.py"), "--steps", "0.02,0.01"]
+    assert_one_line_error(*run(capsys, args))
+
+
+def test_loss_file_refuses_mp(capsys, tmp_path):
+    path = write_loss_file(tmp_path, GOOD_LOSS_FILE)
+    args = [
+        "order",
+        "--method",
+        "gd",
+        "--loss-file",
+        path,
+        "--precision",
+        "mp",
+        "--steps",
+        "0.02,0.01",
+        "--horizon",
+        "0.1",
+    ]
+    assert_one_line_error(*run(capsys, args), "float64")
+
+
+def test_batches_refused_with_loss_file(capsys, tmp_path):
+    path = write_loss_file(tmp_path, GOOD_LOSS_FILE)
+    args = ["order", "--method", "gd", "--loss-file", path, "--batches", "2", "--steps", "0.02,0.01"]
+    assert_one_line_error(*run(capsys, args), "--batches")
+
+
+# ----------------------------------------------------------------------------- exit 3 and bugs
+
+
+def test_inconclusive_exit_3(capsys, monkeypatch):
+    import bea_check.study
+
+    def inconclusive(*args, **kwargs):
+        raise Inconclusive("solver error 1e-3 exceeds the smallest measured error\n(details)")
+
+    monkeypatch.setattr(bea_check.study, "run_order_study", inconclusive)
+    code, out, err = run(capsys, [*FAST, "--json"])
+    assert code == 3
+    assert out == ""
+    assert err.count("\n") == 1 and "solver error" in err and err.startswith("bea-check: ")
+
+
+def test_programming_errors_keep_their_traceback(capsys, monkeypatch):
+    import bea_check.study
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(bea_check.study, "run_order_study", broken)
+    with pytest.raises(ZeroDivisionError):
+        main(FAST)
+
+
+def test_json_is_strict_and_plain():
+    import numpy as np
+
+    out = cli._jsonable({"a": np.float64(1.5), "b": [np.int64(2), float("nan")], "c": (np.inf,)})
+    assert json.dumps(out, allow_nan=False) == '{"a": 1.5, "b": [2, null], "c": [null]}'
+
+
+# ----------------------------------------------------------------------------- happy paths
+
+
+def test_table_output(capsys):
+    code, out, err = run(capsys, FAST)
+    assert code == 0, err
+    assert err == ""
+    assert "0.02" in out and "0.01" in out
+
+
+def test_json_output(capsys):
+    code, out, err = run(capsys, [*FAST, "--steps", "0.01,0.02", "--json"])
+    assert code == 0, err
+    data = json.loads(out)  # exactly one JSON object, nothing else on stdout
+    assert isinstance(data, dict)
+    assert REQUIRED_JSON_KEYS <= data.keys()
+    assert data["method"] == "gd" and data["precision"] == "float64"
+    assert data["steps"] == [0.02, 0.01]  # sorted descending
+    assert len(data["errors"]) == 2 and all(e > 0 for e in data["errors"])
+    assert data["exit_code"] == 0
+
+
+def test_json_output_mp(capsys):
+    code, out, err = run(capsys, [*FAST, "--field", "leading", "--precision", "mp", "--dps", "20", "--json"])
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["precision"] == "mp" and data["dps"] == 20
+    assert data["steps"] == [0.02, 0.01]
+
+
+def test_bilinear_defaults_to_full_batch(capsys):
+    args = [
+        "order",
+        "--method",
+        "gd",
+        "--loss",
+        "bilinear",
+        "--steps",
+        "0.002,0.001",  # GD is stiff on the bilinear model: h = 0.02 diverges
+        "--horizon",
+        "0.2",
+        "--json",
+    ]
+    code, out, err = run(capsys, args)
+    assert code == 0, err
+    assert "bilinear" in json.loads(out)["problem"]
+    code, out, err = run(capsys, [*args, "--batches", "2"])
+    assert_one_line_error(code, out, err, "batch")
+
+
+def test_loss_file_happy_path(capsys, tmp_path):
+    path = write_loss_file(tmp_path, GOOD_LOSS_FILE)
+    args = [
+        "order",
+        "--method",
+        "gd",
+        "--loss-file",
+        path,
+        "--steps",
+        "0.02,0.01",
+        "--horizon",
+        "0.2",
+        "--schedule",
+        "reshuffled",
+        "--json",
+    ]
+    code, out, err = run(capsys, args)
+    assert code == 0, err
+    assert REQUIRED_JSON_KEYS <= json.loads(out).keys()
+
+
+def test_failing_claim_exit_1(capsys):
+    # GD's leading field has global order 1: a claim of order 4 must fail, and the
+    # result is still printed.
+    code, out, err = run(
+        capsys, [*FAST, "--field", "leading", "--steps", "0.02,0.01,0.005", "--expect", "4", "--json"]
+    )
+    data = json.loads(out)
+    assert code == 1, (data, err)
+    assert data["exit_code"] == 1
+
+
+# ----------------------------------------------------------------------------- the real command
+
+
+def test_python_m_bea_check_bad_input_subprocess():
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "bea_check", "order", "--steps", "0.02,0.01,0.02", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    assert proc.stderr.startswith("bea-check: error: ") and proc.stderr.count("\n") == 1
+    assert "Traceback" not in proc.stderr
