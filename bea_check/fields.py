@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .losses import BatchDerivatives
+from .losses import BatchDerivatives, _grad_hvp
 from .precision import Context
 
 __all__ = ["AdamField", "FieldSpec", "GDField", "HeavyBallField", "RMSPropField", "ema_table"]
@@ -92,15 +92,33 @@ class _Bound:
         G[used] = self.derivs.grads(theta, self.ctx, used)
         return G
 
-    def grads_hessians(self, n: int, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(m, p)`` gradients and ``(m, p, p)`` Hessians (zero for batches not yet used)."""
-        if n >= self.all_used:
-            return self.derivs.grads_hessians(theta, self.ctx, self.every)
-        G = self.ctx.zeros((self.m, self.p))
-        H = self.ctx.zeros((self.m, self.p, self.p))
-        used = np.flatnonzero(self.first_use <= n)
-        G[used], H[used] = self.derivs.grads_hessians(theta, self.ctx, used)
-        return G, H
+    def curvature(self, n: int, theta: np.ndarray) -> tuple[np.ndarray, Callable[..., np.ndarray]]:
+        """``(m, p)`` gradients and ``hv(*vectors) -> (m, p, k)``, ``hv(...)[b, :, i] = H_b @ vectors[i][b]``.
+
+        ``vectors`` are ``(m, p)`` per-batch arrays or ``(p,)`` arrays shared by all batches.
+        Rows of batches not used up to step ``n`` are zero.
+        """
+        full = n >= self.all_used
+        used = self.every if full else np.flatnonzero(self.first_use <= n)
+        Gu, apply = self.derivs.grads_curvatures(theta, self.ctx, used)
+        if full:
+            G = Gu
+        else:
+            G = self.ctx.zeros((self.m, self.p))
+            G[used] = Gu
+
+        def hv(*vectors: np.ndarray) -> np.ndarray:
+            Y = np.empty((len(used), self.p, len(vectors)), dtype=Gu.dtype)
+            for i, v in enumerate(vectors):
+                Y[:, :, i] = v if v.ndim == 1 or full else v[used]
+            out = apply(Y)
+            if full:
+                return out
+            padded = self.ctx.zeros((self.m, self.p, len(vectors)))
+            padded[used] = out
+            return padded
+
+        return G, hv
 
     def memory(self, decay: Any, *, bias_corrected: bool) -> _Memory:
         """The exponential-average tables of ``decay`` for this run's schedule."""
@@ -134,15 +152,6 @@ class _Memory:
         return self._cached[1]
 
 
-def _hv(H: np.ndarray, *vectors: np.ndarray) -> np.ndarray:
-    """``out[b, :, i] = H[b] @ vectors[i][b]``: per-batch Hessian products, shape ``(m, p, k)``."""
-    m, p = H.shape[:2]
-    Y = np.empty((m, p, len(vectors)), dtype=H.dtype)
-    for i, v in enumerate(vectors):
-        Y[:, :, i] = v
-    return H @ Y
-
-
 @dataclass(frozen=True)
 class GDField:
     """GD: leading ``f_n = -g_n``; corrected (Barrett-Dherin, mini-batch by the recipe)
@@ -159,8 +168,8 @@ class GDField:
             return -losses[idx[n]].grad(theta, ctx)
 
         def corrected(n: int, theta: np.ndarray) -> np.ndarray:
-            g, H = losses[idx[n]].grad_hess(theta, ctx)
-            return -g - half_h * (H @ g)
+            g, hvp = _grad_hvp(losses[idx[n]], theta, ctx)
+            return -g - half_h * hvp(g[:, None])[:, 0]
 
         return leading if self.name == "leading" else corrected
 
@@ -188,11 +197,11 @@ class HeavyBallField:
         def field(n: int, theta: np.ndarray) -> np.ndarray:
             if not corrected:
                 return -(U[n] @ b.grads(n, theta))
-            G, H = b.grads_hessians(n, theta)
+            G, hv = b.curvature(n, theta)
             F0 = -(U[: n + 1] @ G)  # f_l^0, l = 0..n
             f0 = F0[n]
             X = (mem.regroup(n) * scale) @ F0[:n]  # sum_{k in b} beta^{n-k} S_k
-            HX = _hv(H, X, f0)  # (m, p, 2)
+            HX = hv(X, f0)  # (m, p, 2)
             f1 = HX[:, :, 0].sum(axis=0) + (U[n] @ HX[:, :, 1]) / 2
             return f0 + b.h * f1
 
@@ -222,12 +231,12 @@ class RMSPropField:
             if not corrected:
                 G = b.grads(n, theta)
                 return -G[idx[n]] / ctx.sqrt(U[n] @ (G * G) + eps)
-            G, H = b.grads_hessians(n, theta)
+            G, hv = b.curvature(n, theta)
             R = ctx.sqrt(U[: n + 1] @ (G * G) + eps)  # R^l, l = 0..n
             V = G[idx[: n + 1]] / R
             gn, Rn, Vn = G[idx[n]], R[n], V[n]
             X = mem.regroup(n) @ V[:n]  # sum_{k in b} w_k S_k
-            HX = _hv(H, X, Vn)
+            HX = hv(X, Vn)
             P = (G * HX[:, :, 0]).sum(axis=0)
             Pbar = U[n] @ (G * HX[:, :, 1])
             f1 = gn * (2 * P + Pbar) / (2 * Rn**3) - HX[idx[n], :, 1] / (2 * Rn)
@@ -262,14 +271,14 @@ class AdamField:
             if not corrected:
                 G = b.grads(n, theta)
                 return -(Cb[n] @ G) / ctx.sqrt(Cr[n] @ (G * G) + eps)
-            G, H = b.grads_hessians(n, theta)
+            G, hv = b.curvature(n, theta)
             M = Cb[: n + 1] @ G  # M^l, l = 0..n
             R = ctx.sqrt(Cr[: n + 1] @ (G * G) + eps)
             V = M / R
             Mn, Rn, Vn = M[n], R[n], V[n]
             Xa = mb.regroup(n) @ V[:n]  # sum_{k in b} a_k S_k
             Xb = mr.regroup(n) @ V[:n]  # sum_{k in b} b_k S_k
-            HX = _hv(H, Xa, Xb, Vn)
+            HX = hv(Xa, Xb, Vn)
             L = HX[:, :, 0].sum(axis=0)
             Lbar = Cb[n] @ HX[:, :, 2]
             P = (G * HX[:, :, 1]).sum(axis=0)

@@ -583,6 +583,7 @@ class AutogradLoss:
     name: str = "autograd loss"
     _grad: Callable[[Any], Any] = field(init=False, repr=False, compare=False)
     _hess: Callable[[Any], Any] = field(init=False, repr=False, compare=False)
+    _make_hvp: Callable[[Any], Any] = field(init=False, repr=False, compare=False)
 
     supports_mp = False
 
@@ -594,6 +595,7 @@ class AutogradLoss:
         object.__setattr__(self, "dim", int(self.dim))
         object.__setattr__(self, "_grad", autograd.grad(self.fn))
         object.__setattr__(self, "_hess", autograd.hessian(self.fn))
+        object.__setattr__(self, "_make_hvp", autograd.make_hvp(self.fn))
 
     def _theta(self, theta: Any, ctx: Context | None) -> np.ndarray:
         if ctx is not None and ctx.name != "float64":
@@ -645,6 +647,32 @@ class AutogradLoss:
         H = self._eval("Hessian", self._hess, t, None)
         return g, H
 
+    def grad_hvp(
+        self, theta: np.ndarray, ctx: Context
+    ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        """``grad E(theta)`` and ``V -> hess E(theta) @ V`` (``V`` of shape ``(p, k)``).
+
+        One forward trace of the gradient, then one reverse pass per column of ``V``
+        (``autograd.make_hvp``): for the few products a field needs this is several
+        times cheaper than the full Hessian (``p`` reverse passes).
+        """
+        t = self._theta(theta, ctx)
+        traced: list[Any] = []
+
+        def grad_value(x: np.ndarray) -> Any:
+            vjp, g = self._make_hvp(x)
+            traced.append(vjp)
+            return g
+
+        g = self._eval("gradient", grad_value, t, None)
+        vjp = traced[0]
+
+        def hvp(V: np.ndarray) -> np.ndarray:
+            cols = [vjp(np.ascontiguousarray(V[:, i])) for i in range(V.shape[1])]
+            return self._eval("Hessian-vector product", lambda _: np.stack(cols, axis=1), t, None)
+
+        return g, hvp
+
     def check_at(self, theta: Any, where: str) -> None:
         """Evaluate value and gradient at ``theta`` (float64), naming the point ``where``
         in any error; raises :class:`InvalidInput` on failure, non-scalar or non-finite."""
@@ -692,6 +720,31 @@ class BatchDerivatives:
             return self._stack.grads_hessians(theta, ctx, which)
         pairs = [self.losses[b].grad_hess(theta, ctx) for b in which]
         return np.stack([g for g, _ in pairs]), np.stack([H for _, H in pairs])
+
+    def grads_curvatures(
+        self, theta: np.ndarray, ctx: Context, which: np.ndarray
+    ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        """Gradients ``(k, p)`` and ``Y -> (H_b @ Y[i])_i`` for ``Y`` of shape ``(k, p, r)``.
+
+        Losses that offer ``grad_hvp`` (autograd losses) are asked for products only;
+        the others give their Hessians, applied as one batched product.
+        """
+        if self._stack is None and any(hasattr(self.losses[b], "grad_hvp") for b in which):
+            pairs = [_grad_hvp(self.losses[b], theta, ctx) for b in which]
+            G = np.stack([g for g, _ in pairs])
+            return G, lambda Y: np.stack([hv(Y[i]) for i, (_, hv) in enumerate(pairs)])
+        G, H = self.grads_hessians(theta, ctx, which)
+        return G, lambda Y: H @ Y
+
+
+def _grad_hvp(
+    loss: Any, theta: np.ndarray, ctx: Context
+) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """``(grad, V -> H V)`` of any loss: its own ``grad_hvp`` or its Hessian."""
+    if hasattr(loss, "grad_hvp"):
+        return loss.grad_hvp(theta, ctx)
+    g, H = loss.grad_hess(theta, ctx)
+    return g, lambda V: H @ V
 
 
 class _TanhStack:

@@ -216,3 +216,30 @@ def test_ema_table_matches_recurrence():
         u = 0.7 * u
         u[b] += 0.3
         np.testing.assert_allclose(U[l], u, rtol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [AdamField(0.4, 0.7, 0.05), RMSPropField(0.6, 0.02), HeavyBallField(0.5), GDField()],
+    ids=lambda s: type(s).__name__,
+)
+def test_autograd_losses_use_products_and_agree_with_closed_forms(spec):
+    """User (autograd) losses give Hessian-vector products; the field must not change."""
+    from bea_check.losses import AutogradLoss
+    from bea_check.problems import Cyclic, Problem, builtin_problem
+
+    closed = builtin_problem("tanh-net", batches=3, seed=4)
+    wrapped = Problem(
+        tuple(AutogradLoss(loss.autograd_value, loss.dim) for loss in closed.losses),
+        Cyclic(3),
+        closed.theta0,
+        "autograd copy",
+    )
+    th = np.array(closed.theta0) + 0.05
+    for n in (0, 1, 4):  # before and after every batch has been used
+        np.testing.assert_allclose(
+            spec.bind(wrapped, 0.02, 8, F64)(n, th),
+            spec.bind(closed, 0.02, 8, F64)(n, th),
+            rtol=1e-12,
+            atol=1e-14,
+        )
