@@ -3,7 +3,7 @@
 Profiles (choose with ``--hypothesis-profile=NAME``; the default is ``ci`` when the
 environment variable ``CI`` is set, else ``dev``):
 
-* ``dev``: 10 examples, quick local runs;
+* ``dev``: 10 examples, no deadline, quick local runs;
 * ``ci``: 10 examples, derandomized, no deadline, no example database (reproducible);
 * ``thorough``: 200 examples, no deadline.
 """
@@ -17,7 +17,7 @@ import mpmath
 import pytest
 from hypothesis import settings
 
-settings.register_profile("dev", max_examples=10)
+settings.register_profile("dev", max_examples=10, deadline=None)  # order studies take seconds
 settings.register_profile("ci", derandomize=True, deadline=None, database=None, max_examples=10)
 settings.register_profile("thorough", max_examples=200, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")

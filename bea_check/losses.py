@@ -756,13 +756,27 @@ class _TanhStack:
         self.blocks = first._aux["blocks"]
         self.Xe = np.stack([n._aux["Xe"] for n in nets])  # (m, S, d+2)
         self.Y = np.stack([n.Y for n in nets])  # (m, S)
+        self.Xe.setflags(write=False)
+        self.Y.setflags(write=False)
+        self.m = len(nets)
+        self.every = np.arange(self.m)
         self.cache: dict[Any, np.ndarray] = {}
+
+    def _data(self, ctx: Context, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``Xe`` and ``Y`` of the batches ``which`` in the context's numbers."""
+        if ctx.dps is None:
+            Xe, Y = self.Xe, self.Y
+        else:
+            Xe = _cached(self.cache, "Xe", ctx, lambda: ctx.array(self.Xe))
+            Y = _cached(self.cache, "Y", ctx, lambda: ctx.array(self.Y))
+        if which is self.every or np.array_equal(which, self.every):  # every batch, in order (hot path)
+            return Xe, Y
+        return Xe[which], Y[which]
 
     def _forward(self, theta: np.ndarray, ctx: Context, which: np.ndarray):
         w, d = self.w, self.d
         theta = _check_theta(theta, self.p)
-        Xe = _cached(self.cache, "Xe", ctx, lambda: ctx.array(self.Xe))[which]
-        Y = _cached(self.cache, "Y", ctx, lambda: ctx.array(self.Y))[which]
+        Xe, Y = self._data(ctx, which)
         B = theta[:-1].reshape(w, d + 2)
         v = B[:, d + 1]
         T = ctx.tanh(Xe[..., : d + 1] @ B[:, : d + 1].T)  # (k, S, w)

@@ -1,19 +1,24 @@
 """The vectorized history engine against literal transcriptions of the theorems.
 
-The references below loop over k and l exactly as FORMULAS.md prints the sums, so an index
-slip in the regrouped engine (the classic ``sum_{l=k}^{n-1}`` trap) shows up here; mini-batch
-schedules are used because only they expose such slips.
+The references (``tests/reference.py``) loop over k and l exactly as FORMULAS.md prints the
+sums, so an index slip in the regrouped engine (the classic ``sum_{l=k}^{n-1}`` trap) shows up
+here; mini-batch schedules are used because only they expose such slips.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bea_check.fields import AdamField, GDField, HeavyBallField, RMSPropField, ema_table
 from bea_check.precision import F64, Context, mp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/reference.py, in any import mode
+from reference import ref_adam, ref_heavy_ball, ref_rmsprop
 
 
 @dataclass(frozen=True)
@@ -69,59 +74,6 @@ def make_problem(m: int, seq: tuple[int, ...], seed: int = 0, p: int = 3) -> Pro
         A = rng.normal(size=(p, p))
         losses.append(QuadTanh(A @ A.T / p + 0.3 * np.eye(p), rng.normal(size=p), float(rng.normal())))
     return Prob(tuple(losses), Seq(seq), tuple(rng.normal(size=p)))
-
-
-def history(prob: Prob, n: int, th: np.ndarray):
-    idx = prob.schedule.indices(n + 1)
-    gh = [prob.losses[i].grad_hess(th, F64) for i in idx]
-    return [x[0] for x in gh], [x[1] for x in gh]
-
-
-def ref_adam(prob, n, th, h, beta, rho, eps):
-    g, H = history(prob, n, th)
-    M = [
-        sum(beta ** (l - k) * (1 - beta) * g[k] for k in range(l + 1)) / (1 - beta ** (l + 1))
-        for l in range(n + 1)
-    ]
-    R = [
-        np.sqrt(
-            sum(rho ** (l - k) * (1 - rho) * g[k] ** 2 for k in range(l + 1)) / (1 - rho ** (l + 1)) + eps
-        )
-        for l in range(n + 1)
-    ]
-    V = [M[l] / R[l] for l in range(n + 1)]
-    S = [sum((V[l] for l in range(k, n)), np.zeros_like(th)) for k in range(n + 1)]
-    a = [beta ** (n - k) * (1 - beta) / (1 - beta ** (n + 1)) for k in range(n + 1)]
-    b = [rho ** (n - k) * (1 - rho) / (1 - rho ** (n + 1)) for k in range(n + 1)]
-    L = sum(a[k] * H[k] @ S[k] for k in range(n + 1))
-    Lbar = sum(a[k] * H[k] @ V[n] for k in range(n + 1))
-    P = sum(b[k] * g[k] * (H[k] @ S[k]) for k in range(n + 1))
-    Pbar = sum(b[k] * g[k] * (H[k] @ V[n]) for k in range(n + 1))
-    Mn, Rn = M[n], R[n]
-    return -Mn / Rn + h * (Mn * (2 * P + Pbar) / (2 * Rn**3) - (2 * L + Lbar) / (2 * Rn))
-
-
-def ref_rmsprop(prob, n, th, h, rho, eps):
-    g, H = history(prob, n, th)
-    R = [
-        np.sqrt(sum(rho ** (l - k) * (1 - rho) * g[k] ** 2 for k in range(l + 1)) + eps) for l in range(n + 1)
-    ]
-    V = [g[l] / R[l] for l in range(n + 1)]
-    S = [sum((V[l] for l in range(k, n)), np.zeros_like(th)) for k in range(n + 1)]
-    w = [rho ** (n - k) * (1 - rho) for k in range(n + 1)]
-    P = sum(w[k] * g[k] * (H[k] @ S[k]) for k in range(n + 1))
-    Pbar = sum(w[k] * g[k] * (H[k] @ V[n]) for k in range(n + 1))
-    Rn = R[n]
-    return -g[n] / Rn + h * (g[n] * (2 * P + Pbar) / (2 * Rn**3) - H[n] @ V[n] / (2 * Rn))
-
-
-def ref_heavy_ball(prob, n, th, h, beta):
-    g, H = history(prob, n, th)
-    f0 = [-sum(beta ** (l - k) * g[k] for k in range(l + 1)) for l in range(n + 1)]
-    S = [sum((f0[l] for l in range(k, n)), np.zeros_like(th)) for k in range(n + 1)]
-    delta = sum(beta ** (n - k) * H[k] @ S[k] for k in range(n + 1))
-    jac_f0 = -sum(beta ** (n - k) * H[k] for k in range(n + 1))
-    return f0[n] + h * (delta - 0.5 * jac_f0 @ f0[n])
 
 
 SCHEDULES = [(1, (0,)), (3, (0, 1, 2)), (3, (2, 0, 1, 1, 0, 2, 1)), (2, (1, 1, 0))]
