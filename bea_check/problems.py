@@ -407,7 +407,33 @@ def load_loss_file(path: str | os.PathLike[str]) -> tuple[tuple[AutogradLoss, ..
             loss.check_at(np.array(theta0), "THETA0")
         except InvalidInput as exc:
             raise InvalidInput(f"{exc} (loss file {p})") from None
+    used = _used_parameters(losses, np.array(theta0))
+    if used < len(theta0):
+        raise InvalidInput(
+            f"THETA0 in {p} has {len(theta0)} entries but LOSSES depend only on the first {used} "
+            "(wrong THETA0 length?)"
+        )
     return losses, theta0
+
+
+def _used_parameters(losses: tuple[AutogradLoss, ...], theta0: np.ndarray) -> int:
+    """One plus the last coordinate any loss depends on.
+
+    A coordinate the code of every loss ignores has an exactly zero gradient everywhere;
+    it is looked for at ``theta0`` and at two fixed nearby points (a coordinate whose
+    partial derivatives all vanish at three generic points is taken as unused).
+    """
+    rng = np.random.default_rng(0)
+    points = [theta0, *(theta0 + 0.1 * rng.standard_normal(theta0.shape) for _ in range(2))]
+    touched = np.zeros(len(theta0), dtype=bool)
+    for loss in losses:
+        for x in points:
+            try:
+                touched |= loss.grad(x, None) != 0
+            except InvalidInput:  # a loss undefined near theta0: judge from the other points
+                continue
+    nz = np.flatnonzero(touched)
+    return int(nz[-1]) + 1 if len(nz) else 0
 
 
 def problem_from_loss_file(

@@ -364,3 +364,14 @@ def test_runtime_nan_names_the_loss(tmp_path: Path) -> None:
     ctx = mp(20)
     with ctx.scope(), pytest.raises(InvalidInput, match="float64 only"):
         prob.losses[0].grad(ctx.array([1.0]), ctx)
+
+
+def test_load_loss_file_refuses_a_theta0_longer_than_the_losses_use(tmp_path: Path) -> None:
+    body = "import autograd.numpy as np\nLOSSES = [lambda t: np.sum(t[:2] ** 2)]\nTHETA0 = [0.1, 0.2, 0.3]\n"
+    with pytest.raises(InvalidInput, match="3 entries but LOSSES depend only on the first 2"):
+        load_loss_file(_write(tmp_path, body))
+
+
+def test_load_loss_file_accepts_an_unused_middle_parameter(tmp_path: Path) -> None:
+    body = "LOSSES = [lambda t: t[0] ** 2 + t[2] ** 4]\nTHETA0 = [0.1, 0.2, 0.3]\n"
+    assert load_loss_file(_write(tmp_path, body))[1] == (0.1, 0.2, 0.3)
