@@ -106,14 +106,26 @@ def steps_in_horizon(T: float, h: float) -> int:
     return int(Fraction(repr(T)) // Fraction(repr(h)))
 
 
-def _tableau(ctx: Context, dt: Any) -> tuple[list[list[tuple[int, Any]]], list[tuple[int, Any]]]:
-    """Nonzero ``dt * a_ij`` per stage and ``dt * b_j``, in ctx numbers (exact rationals first)."""
+def _tableau(ctx: Context, dt: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``dt * a`` (lower triangular, stages x stages) and ``dt * b`` as ctx arrays.
+
+    Each coefficient is an exact rational converted in the working precision
+    (``numerator / denominator`` in ctx numbers), never a float64 literal.
+    """
 
     def conv(q: Fraction) -> Any:
         return dt * (ctx.scalar(q.numerator) / ctx.scalar(q.denominator))
 
-    a = [[(j, conv(q)) for j, q in enumerate(row) if q] for row in _DP5_A]
-    b = [(j, conv(q)) for j, q in enumerate(_DP5_B) if q]
+    s = len(_DP5_B)
+    a = ctx.zeros((s, s))
+    for i, row in enumerate(_DP5_A):
+        for j, q in enumerate(row):
+            if q:
+                a[i, j] = conv(q)
+    b = ctx.zeros(s)
+    for j, q in enumerate(_DP5_B):
+        if q:
+            b[j] = conv(q)
     return a, b
 
 
@@ -174,13 +186,15 @@ def solve_piecewise(
     coarse_tab = _tableau(ctx, h / ctx.scalar(substeps))
     fine_tab = _tableau(ctx, h / ctx.scalar(2 * substeps))
 
+    K = np.empty((len(_DP5_B), y0.shape[0]), dtype=y0.dtype)  # stage derivatives, reused
+
     def interval(n: int, y: np.ndarray, m: int, tab: Any, k1: np.ndarray | None) -> np.ndarray:
         a, b = tab
         for i in range(m):
-            k = [k1 if (i == 0 and k1 is not None) else f(n, y)]
-            for row in a[1:]:
-                k.append(f(n, y + sum(c * k[j] for j, c in row)))
-            y = y + sum(c * k[j] for j, c in b)
+            K[0] = k1 if (i == 0 and k1 is not None) else f(n, y)
+            for s in range(1, len(b)):
+                K[s] = f(n, y + a[s, :s] @ K[:s])
+            y = y + b @ K
         return y
 
     nan = ctx.scalar(float("nan"))

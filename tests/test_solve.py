@@ -142,7 +142,7 @@ def test_coefficients_enter_at_full_mp_precision():
     ctx = mp(40)
     with ctx.scope():
         _, b = solve._tableau(ctx, ctx.scalar(1))
-        got = dict(b)[2]  # 500/1113, not representable in binary
+        got = b[2]  # 500/1113, not representable in binary
         exact = gmpy2.mpfr(500) / 1113
         assert got == exact
         assert abs(got - gmpy2.mpfr(500 / 1113)) > gmpy2.mpfr("1e-20")  # differs from the float64 value
