@@ -27,6 +27,7 @@ import autograd
 import autograd.numpy as anp
 import gmpy2
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from .errors import InvalidInput
 from .precision import Context
@@ -707,7 +708,7 @@ class BatchDerivatives:
         self._stack = _TanhStack(losses) if nets and len(shapes) == 1 and len(losses) > 1 else None
 
     def grads(self, theta: np.ndarray, ctx: Context, which: np.ndarray) -> np.ndarray:
-        """``(len(which), p)`` gradients."""
+        """``(len(which), p)`` gradients; ``which`` holds sorted, distinct batch indices."""
         if self._stack is not None:
             return self._stack.grads(theta, ctx, which)
         return np.stack([self.losses[b].grad(theta, ctx) for b in which])
@@ -769,7 +770,7 @@ class _TanhStack:
         else:
             Xe = _cached(self.cache, "Xe", ctx, lambda: ctx.array(self.Xe))
             Y = _cached(self.cache, "Y", ctx, lambda: ctx.array(self.Y))
-        if which is self.every or np.array_equal(which, self.every):  # every batch, in order (hot path)
+        if len(which) == self.m:  # ``which`` is sorted and distinct: every batch (the hot path)
             return Xe, Y
         return Xe[which], Y[which]
 
@@ -806,6 +807,10 @@ class _TanhStack:
         R[..., : d + 1] = (rT * A).transpose(0, 2, 1)[..., None] * Xe[:, None, :, : d + 1]
         R[..., d + 1] = (rT * T - r[..., None]).transpose(0, 2, 1)
         M = Xe.transpose(0, 2, 1)[:, None] @ R  # (k, w, d+2, d+2)
-        Hf = H.reshape(k, -1)
-        Hf[:, self.blocks] -= (M + M.transpose(0, 1, 3, 2)).reshape(k, -1)
+        # the w diagonal (d+2)-blocks of every H[b], as a strided view (blocks do not overlap)
+        b, it = d + 2, H.itemsize
+        blocks = as_strided(
+            H, shape=(k, w, b, b), strides=(H.strides[0], b * (self.p + 1) * it, self.p * it, it)
+        )
+        blocks -= M + M.transpose(0, 1, 3, 2)
         return g, H / S

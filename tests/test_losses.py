@@ -273,3 +273,27 @@ def test_autograd_loss_validation() -> None:
         AutogradLoss(lambda t: t[0], 0)
     with pytest.raises(InvalidInput, match="parameters"):
         AutogradLoss(lambda t: t[0], 2).grad(np.ones(3), F64)
+
+
+@pytest.mark.parametrize("which", [(0, 1, 2), (0, 2), (1,)])
+@pytest.mark.parametrize("precision", ["float64", "mp"])
+def test_batch_derivatives_stack_equals_each_loss(which, precision):
+    """The stacked tanh-net pass (and its strided Hessian blocks) against each loss alone."""
+    from bea_check.losses import BatchDerivatives
+    from bea_check.precision import get_context
+    from bea_check.problems import builtin_problem
+
+    prob = builtin_problem("tanh-net", batches=3, seed=11)
+    derivs = BatchDerivatives(prob.losses)
+    assert derivs._stack is not None
+    ctx = get_context(precision)
+    with ctx.scope():
+        th = ctx.array(np.array(prob.theta0) + 0.2)
+        idx = np.array(which)
+        G, H = derivs.grads_hessians(th, ctx, idx)
+        G1 = derivs.grads(th, ctx, idx)
+        for i, b in enumerate(which):
+            g, h = prob.losses[b].grad_hess(th, ctx)
+            np.testing.assert_array_equal(ctx.to_float64(G[i]), ctx.to_float64(g))
+            np.testing.assert_array_equal(ctx.to_float64(G1[i]), ctx.to_float64(g))
+            np.testing.assert_allclose(ctx.to_float64(H[i]), ctx.to_float64(h), rtol=1e-14, atol=1e-15)
