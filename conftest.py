@@ -1,26 +1,15 @@
-"""Repository-wide pytest setup: Hypothesis profiles and the precision-leak guard.
+"""Repository-wide pytest setup: the precision-leak guard.
 
-Profiles (choose with ``--hypothesis-profile=NAME``; the default is ``ci`` when the
-environment variable ``CI`` is set, else ``dev``):
-
-* ``dev``: 10 examples, no deadline, quick local runs;
-* ``ci``: 10 examples, derandomized, no deadline, no example database (reproducible);
-* ``thorough``: 200 examples, no deadline.
+Options, fixtures, markers and the Hypothesis profiles live in the bea-check pytest plugin
+(``bea_check/pytest_plugin.py``, registered through the ``pytest11`` entry point); see
+``docs/running.md``.
 """
 
 from __future__ import annotations
 
-import os
-
 import gmpy2
 import mpmath
 import pytest
-from hypothesis import settings
-
-settings.register_profile("dev", max_examples=10, deadline=None)  # order studies take seconds
-settings.register_profile("ci", derandomize=True, deadline=None, database=None, max_examples=10)
-settings.register_profile("thorough", max_examples=200, deadline=None)
-settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture(autouse=True)

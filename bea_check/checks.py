@@ -1,0 +1,481 @@
+"""Property checks as plain functions: for the CLI, ``properties/`` and third-party plug-ins.
+
+Every check returns its evidence on success and raises an :class:`AssertionError` whose
+message a researcher can read at once (what was checked, the instance, and, for order
+checks, the whole :meth:`~bea_check.study.OrderStudy.format_table`).  Two subclasses let a
+caller tell a wrong claim from numerics that cannot decide:
+
+* :class:`CheckFailed`: the data contradict the claim (order verdict ``"fail"``, a closed
+  form that disagrees, two runs that differ);
+* :class:`CheckInconclusive`: the numerics cannot support a verdict (order verdict
+  ``"round-off"``, still ``"pre-asymptotic"`` at the finest step allowed, ``"no claim"``,
+  or :class:`~bea_check.errors.Inconclusive` from the study, e.g. a reference solve not
+  accurate enough).  It is an ``AssertionError`` too, so a test that expects a pass still
+  fails on it; callers that need the distinction catch the subclass.
+
+Both carry ``.study`` (the last :class:`OrderStudy`, or ``None``) and ``.studies`` (every
+study run, coarse to refined).
+
+Checks
+------
+* :func:`check_global_order`: a field's global order over a fixed horizon, refining the
+  step sequence while the verdict is ``"pre-asymptotic"``;
+* :func:`check_leading_has_order_one`: the leading field is *only* order 1 (exact mode);
+* :func:`check_full_batch_reduction`: the general mini-batch fields with ``E_k = E`` equal
+  the full-batch closed forms (Remarks 3.4 and 3.7, Ghosh et al., Barrett-Dherin), which
+  are written here (:func:`full_batch_field`);
+* :func:`check_determinism`: two float64 runs are bit-identical.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import Inconclusive, InvalidInput
+from .fields import FieldSpec
+from .methods import Method, get_method
+from .precision import F64, Context
+from .problems import FullBatch, Problem
+from .study import OrderStudy, run_order_study
+
+__all__ = [
+    "FULL_BATCH_TOL_F64",
+    "FULL_BATCH_TOL_MP",
+    "CheckFailed",
+    "CheckInconclusive",
+    "DeterminismEvidence",
+    "ReductionEvidence",
+    "check_determinism",
+    "check_full_batch_reduction",
+    "check_global_order",
+    "check_leading_has_order_one",
+    "full_batch_field",
+]
+
+
+class CheckFailed(AssertionError):
+    """The evidence contradicts the claim (a wrong field, formula or implementation)."""
+
+    def __init__(self, message: str, study: OrderStudy | None = None, studies: Sequence[OrderStudy] = ()):
+        super().__init__(message)
+        self.study = study
+        self.studies = list(studies)
+
+
+class CheckInconclusive(AssertionError):
+    """The numerics cannot decide the claim (round-off, pre-asymptotic, inaccurate reference)."""
+
+    def __init__(self, message: str, study: OrderStudy | None = None, studies: Sequence[OrderStudy] = ()):
+        super().__init__(message)
+        self.study = study
+        self.studies = list(studies)
+
+
+# --------------------------------------------------------------------------- order checks
+
+
+def _method(method: Method | str) -> Method:
+    return get_method(method) if isinstance(method, str) else method
+
+
+def _with_field(method: Method, spec: FieldSpec, hp: Mapping[str, float], expected: float | None) -> Method:
+    """``method`` whose only field is ``spec`` (a user or mutant FieldSpec), claiming ``expected``."""
+    for k, v in hp.items():  # a spec carrying hyperparameters must use the optimizer's
+        if hasattr(spec, k) and float(getattr(spec, k)) != float(v):
+            raise InvalidInput(f"field {spec.name!r} has {k} = {getattr(spec, k)!r} but the optimizer {v!r}")
+    return dataclasses.replace(
+        method,
+        make_field=lambda name, **_: spec,
+        claims={spec.name: 0.0 if expected is None else float(expected)},
+    )
+
+
+def _problem_name(problem: Any) -> str:
+    return str(getattr(problem, "name", problem))
+
+
+def check_global_order(
+    method: Method | str,
+    field: str | FieldSpec,
+    problem: Problem,
+    hparams: Mapping[str, float],
+    *,
+    steps: Sequence[float],
+    horizon: float,
+    ctx: Context = F64,
+    expected_order: float | None = None,
+    mode: str = "at_least",
+    tol: float = 0.2,
+    finest: float | None = None,
+) -> OrderStudy:
+    """Check that ``field`` has global order ``expected_order`` on ``problem``; return the study.
+
+    ``field`` is a field name of ``method`` or any :class:`FieldSpec` (then only the optimizer
+    comes from ``method``; a spec's ``beta``/``rho``/``eps`` attributes must equal the resolved
+    hyperparameters).  ``expected_order`` defaults to the method's claim for a named field
+    and to the claim of the field called ``field.name`` for a spec (``InvalidInput`` if there
+    is none).  ``mode``/``tol`` as in :func:`bea_check.study.analyse`.
+
+    While the verdict is ``"pre-asymptotic"``, a halved step is appended (down to ``finest``,
+    default ``min(steps) / 4``) and the study is rerun from scratch (the substep refinement
+    of the reference solve depends on the smallest error, so earlier solves are not reused).
+
+    Passes only on verdict ``"pass"``.  Raises :class:`CheckFailed` on ``"fail"`` and
+    :class:`CheckInconclusive` on ``"round-off"``, ``"no claim"``, ``"pre-asymptotic"`` at
+    ``finest``, or :class:`~bea_check.errors.Inconclusive` from the study.
+    """
+    m = _method(method)
+    hp = m.resolve(**hparams)
+    if isinstance(field, str):
+        name = field
+        if expected_order is None:
+            if name not in m.claims:
+                raise InvalidInput(f"{m.name} has no field {name!r} (choose from {', '.join(m.claims)})")
+            expected_order = m.claims[name]
+    else:
+        name = field.name
+        if expected_order is None:
+            if name not in m.claims:
+                raise InvalidInput(f"field {name!r} has no claimed order in {m.name}: pass expected_order")
+            expected_order = m.claims[name]
+        m = _with_field(m, field, hp, expected_order)
+    hs = sorted((float(h) for h in steps), reverse=True)
+    if not hs:
+        raise InvalidInput("an order check needs step sizes")
+    finest = hs[-1] / 4 if finest is None else float(finest)
+    what = (
+        f"global order of {m.name} field {name} on {_problem_name(problem)} "
+        f"(hyperparameters {dict(hp)}, {ctx.name})"
+    )
+    studies: list[OrderStudy] = []
+    while True:
+        try:
+            study = run_order_study(
+                m, name, problem, hp, hs, horizon, ctx, expected_order=expected_order, tol=tol, mode=mode
+            )
+        except Inconclusive as exc:
+            last = studies[-1] if studies else None
+            raise CheckInconclusive(
+                f"inconclusive: {what}: {exc}\nsteps {hs}, horizon {horizon:g}", last, studies
+            ) from exc
+        studies.append(study)
+        if study.verdict != "pre-asymptotic" or hs[-1] / 2 < finest * (1 - 1e-12):
+            break
+        hs.append(hs[-1] / 2)
+    if study.verdict == "pass":
+        return study
+    refined = f" (after {len(studies) - 1} refinement(s))" if len(studies) > 1 else ""
+    msg = f"{study.verdict}: {what}{refined}\n{study.format_table()}"
+    if study.verdict == "fail":
+        raise CheckFailed(msg, study, studies)
+    if study.verdict == "pre-asymptotic":
+        msg += f"\n(no smaller step allowed: finest = {finest:g})"
+    raise CheckInconclusive(msg, study, studies)
+
+
+def check_leading_has_order_one(
+    method: Method | str,
+    problem: Problem,
+    hparams: Mapping[str, float],
+    *,
+    steps: Sequence[float],
+    horizon: float,
+    ctx: Context = F64,
+    tol: float = 0.2,
+    finest: float | None = None,
+) -> OrderStudy:
+    """The leading field has global order exactly 1 (``|p - 1| <= tol``): the check has teeth,
+    the order-2 correction is not free.  See :func:`check_global_order`."""
+    return check_global_order(
+        method,
+        "leading",
+        problem,
+        hparams,
+        steps=steps,
+        horizon=horizon,
+        ctx=ctx,
+        expected_order=1.0,
+        mode="exact",
+        tol=tol,
+        finest=finest,
+    )
+
+
+# --------------------------------------------------------------------------- full-batch closed forms
+
+FULL_BATCH_TOL_F64 = 64.0
+"""float64: ``|engine - closed form| <= FULL_BATCH_TOL_F64 * u * scale`` componentwise, ``u = 2^-53``.
+
+``scale`` is the size of the terms (:func:`full_batch_field` with ``magnitude=True``:
+absolute values, ``|H| |v|`` for Hessian products, and the coefficients without their
+cancellation).  Measured worst ratio ``|diff| / (u scale)``: 10.1 (heavy ball), 7.3 (Adam),
+5.0 (RMSProp), 0 (GD) over 80 built-in full-batch problems (tanh-net and polynomial, seeds
+0..39), 3 points each (``theta0`` and two N(0, 1) draws), random ``beta, rho`` in
+``[0.01, 0.95]``, ``eps`` in ``[1e-6, 10]``, ``h`` in ``[1e-3, 0.1]``, ``n = 0..29, 50, 100, 300``.
+64 leaves a factor 6; ``tests/test_checks.py`` re-measures a sample against 16.
+"""
+
+FULL_BATCH_TOL_MP = 1e-25
+"""mp (at least 40 digits): ``|engine - closed form| <= 1e-25 * scale`` componentwise."""
+
+
+def _powers(x: Any, ks: np.ndarray, ctx: Context) -> np.ndarray:
+    """``x ** k`` for the integers ``ks``, in ``ctx`` numbers."""
+    if ctx.name == "float64":
+        return np.float64(x) ** ks.astype(np.float64)
+    return np.array([x ** int(k) for k in ks], dtype=object)
+
+
+def full_batch_field(
+    method: str,
+    name: str,
+    loss: Any,
+    theta: np.ndarray,
+    h: Any,
+    n_values: Sequence[int],
+    hp: Mapping[str, float],
+    ctx: Context,
+    *,
+    magnitude: bool = False,
+) -> np.ndarray:
+    """The paper's full-batch fields ``f_n(theta)`` for every ``n`` in ``n_values``: ``(len(n), p)``.
+
+    Closed forms (``g``, ``H`` of the one loss at ``theta``):
+
+    * GD (Barrett-Dherin): leading ``-g``, corrected ``-g - h/2 H g``;
+    * heavy ball (Ghosh et al.): leading ``-(1-beta^{n+1})/(1-beta) g``, corrected adds
+      ``-h gamma_n (1+beta)/(2(1-beta)^3) H g``,
+      ``gamma_n = (1-beta^{2n+2}) - 4(n+1) beta^{n+1} (1-beta)/(1+beta)``;
+    * RMSProp (Remark 3.4): ``R^l = sqrt(g^2 (1-rho^{l+1}) + eps)``, ``V_l = g/R^l``,
+      ``sum_k w_k S_k = sum_{l<n} rho^{n-l} (1-rho^{l+1}) V_l``, ``P = g (H sum_k w_k S_k)``,
+      ``Pbar = (1-rho^{n+1}) g (H V_n)``, ``f = -g/R^n + h [g (2P + Pbar)/(2 (R^n)^3) - H V_n/(2 R^n)]``;
+    * Adam (Remark 3.7): ``R = sqrt(g^2+eps)``, ``D = H g/R``, ``L = c_beta(n) D``, ``Lbar = D``,
+      ``P = c_rho(n) g D``, ``Pbar = g D``, ``c_x(n) = x/(1-x) - (n+1) x^{n+1}/(1-x^{n+1})``,
+      ``f = -g/R + h [g (2P + Pbar)/(2 R^3) - (2L + Lbar)/(2R)]``.
+
+    ``magnitude=True`` returns instead the size of the terms that make up ``f`` (absolute
+    values, ``|H| |v|``, and ``c_x(n)`` replaced by ``x/(1-x) + (n+1) x^{n+1}/(1-x^{n+1})``),
+    the scale against which rounding differences are measured.  All arithmetic is in ``ctx``.
+    """
+    ns = np.asarray(list(n_values), dtype=np.int64)
+    if ns.ndim != 1 or ns.size == 0 or ns.min() < 0:
+        raise InvalidInput(f"n_values must be non-negative integers, got {list(n_values)!r}")
+    g, H = loss.grad_hess(theta, ctx)
+    h = ctx.scalar(h) if isinstance(h, (int, float)) else h
+    mag = magnitude
+    A = np.abs(H) if mag else H
+    one = ctx.scalar(1)
+
+    def lin(c: np.ndarray, v: np.ndarray) -> np.ndarray:  # c[:, None] * v[None, :]
+        return (np.abs(c) if mag else c)[:, None] * (np.abs(v) if mag else v)[None, :]
+
+    def comb(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # a + b, or |a| + |b| for magnitudes
+        return np.abs(a) + np.abs(b) if mag else a + b
+
+    corrected = name == "corrected"
+    if name not in ("leading", "corrected"):
+        raise InvalidInput(f"no full-batch closed form for field {name!r}")
+    if method == "gd":
+        f0 = lin(ctx.zeros(len(ns)) - one, g)
+        return comb(f0, lin(ctx.zeros(len(ns)) - h / 2, A @ np.abs(g) if mag else H @ g)) if corrected else f0
+    if method == "heavy-ball":
+        beta = ctx.scalar(hp["beta"])
+        bn = _powers(beta, ns + 1, ctx)
+        f0 = lin(-(1 - bn) / (1 - beta), g)
+        if not corrected:
+            return f0
+        tail = 4 * (ns + 1) * bn * (1 - beta) / (1 + beta)
+        gamma = (1 - bn * bn) + tail if mag else (1 - bn * bn) - tail
+        return comb(f0, lin(-h * gamma * (1 + beta) / (2 * (1 - beta) ** 3), A @ np.abs(g) if mag else H @ g))
+    if method == "adam":
+        beta, rho, eps = (ctx.scalar(hp[k]) for k in ("beta", "rho", "eps"))
+        R = ctx.sqrt(g * g + eps)
+        D = A @ np.abs(g / R) if mag else H @ (g / R)
+
+        def c(x: Any) -> np.ndarray:
+            xn = _powers(x, ns + 1, ctx)
+            head, tail = x / (1 - x), (ns + 1) * xn / (1 - xn)
+            return head + tail if mag else head - tail
+
+        cL, cP = c(beta), c(rho)
+        f0 = lin(ctx.zeros(len(ns)) - one, g / R)
+        if not corrected:
+            return f0
+        gR3 = g / (2 * R**3)
+        # h [g (2 cP g D + g D) / (2 R^3) - (2 cL D + D) / (2 R)]
+        t1 = lin(2 * cP, gR3 * g * D)
+        t2 = lin(ctx.zeros(len(ns)) + one, gR3 * g * D)
+        t3 = lin(2 * cL, D / (2 * R))
+        t4 = lin(ctx.zeros(len(ns)) + one, D / (2 * R))
+        f1 = t1 + t2 + t3 + t4 if mag else t1 + t2 - t3 - t4
+        return comb(f0, h * f1)
+    if method == "rmsprop":
+        rho, eps = ctx.scalar(hp["rho"]), ctx.scalar(hp["eps"])
+        nmax = int(ns.max())
+        ls = np.arange(nmax + 1)
+        rl = _powers(rho, ls + 1, ctx)  # rho^{l+1}, l = 0..nmax
+        R = ctx.sqrt((1 - rl)[:, None] * (g * g)[None, :] + eps)  # R^l, (nmax+1, p)
+        V = g[None, :] / R
+        # W[i, l] = rho^{n_i - l} (1 - rho^{l+1}) for l < n_i: sum_k w_k S_k = W @ V
+        lag = ns[:, None] - ls[None, :]
+        rpow = _powers(rho, np.maximum(lag, 0).ravel(), ctx).reshape(lag.shape)
+        W = np.where(lag > 0, rpow * (1 - rl)[None, :], ctx.scalar(0) * rpow)
+        X = W @ (np.abs(V) if mag else V)  # (len(n), p)
+        Rn, Vn = R[ns], V[ns]
+        HX = X @ A.T  # rows H @ X[i]
+        HVn = (np.abs(Vn) if mag else Vn) @ A.T
+        gg = np.abs(g) if mag else g
+        P = gg[None, :] * HX
+        Pbar = (1 - rl[ns])[:, None] * gg[None, :] * HVn
+        f0 = -g[None, :] / Rn
+        if not corrected:
+            return np.abs(f0) if mag else f0
+        first = gg[None, :] * comb(2 * P, Pbar) / (2 * Rn**3)
+        second = HVn / (2 * Rn)
+        f1 = first + second if mag else first - second
+        return comb(f0, h * f1)
+    raise InvalidInput(f"no full-batch closed form for method {method!r}")
+
+
+@dataclass(frozen=True)
+class ReductionEvidence:
+    """What :func:`check_full_batch_reduction` compared: worst ratio ``|diff| / scale`` and the bound."""
+
+    method: str
+    precision: str
+    n_values: list[int]
+    worst_ratio: float  # max over fields, n, components of |engine - closed| / scale
+    bound: float  # the tolerance the ratio was held to (relative to scale)
+    worst_where: str
+
+
+def check_full_batch_reduction(
+    method: Method | str,
+    problem: Problem,
+    hparams: Mapping[str, float],
+    *,
+    n_values: Sequence[int],
+    ctx: Context,
+    h: float = 0.01,
+    thetas: Sequence[Sequence[float]] | None = None,
+) -> ReductionEvidence:
+    """The general mini-batch fields with ``E_k = E`` equal the full-batch closed forms.
+
+    ``problem`` must have one loss (``E``); it is used with a :class:`FullBatch` schedule.
+    Both the leading and the corrected field are evaluated by the product's engine at every
+    ``n`` in ``n_values`` and every point of ``thetas`` (default ``problem.theta0``), and
+    compared componentwise with :func:`full_batch_field`: the difference must stay below
+    ``FULL_BATCH_TOL_F64 * u * scale`` in float64 and ``FULL_BATCH_TOL_MP * scale`` in mp
+    (which needs at least 40 digits), ``scale`` the magnitude of the terms.
+    """
+    m = _method(method)
+    hp = m.resolve(**hparams)
+    if len(problem.losses) != 1:
+        raise InvalidInput(f"the full-batch reduction needs a single loss, got {len(problem.losses)}")
+    if ctx.name == "float64":
+        bound = FULL_BATCH_TOL_F64 * ctx.unit_roundoff
+    else:
+        if ctx.dps is None or ctx.dps < 40:
+            raise InvalidInput(f"the mp reduction check needs at least 40 digits, got {ctx.dps}")
+        bound = FULL_BATCH_TOL_MP
+    ns = sorted({int(n) for n in n_values})
+    if not ns or ns[0] < 0:
+        raise InvalidInput(f"n_values must be non-negative integers, got {list(n_values)!r}")
+    fb = Problem(problem.losses, FullBatch(), problem.theta0, f"{_problem_name(problem)} (full batch)")
+    points = [problem.theta0] if thetas is None else list(thetas)
+    worst, where = 0.0, ""
+    prec = ctx.name if ctx.dps is None else f"{ctx.name}, dps {ctx.dps}"
+    with ctx.scope():
+        hc = ctx.scalar(h)
+        for name in m.claims:
+            for pt in points:
+                th = ctx.array([float(x) for x in pt])
+                bound_field = m.field(name, hp).bind(fb, hc, ns[-1] + 1, ctx)
+                got = np.array([bound_field(n, th) for n in ns])
+                want = full_batch_field(m.name, name, fb.losses[0], th, hc, ns, hp, ctx)
+                scale = full_batch_field(m.name, name, fb.losses[0], th, hc, ns, hp, ctx, magnitude=True)
+                diff = ctx.to_float64(np.abs(got - want))
+                sc = ctx.to_float64(scale)
+                tiny = np.finfo(np.float64).tiny
+                ratio = diff / np.maximum(sc, tiny)
+                i, j = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
+                if ratio[i, j] > worst:
+                    worst = float(ratio[i, j])
+                    where = f"field {name}, n = {ns[i]}, component {j}, theta = {list(map(float, pt))}"
+                if not np.all(diff <= bound * sc):
+                    raise CheckFailed(
+                        f"fail: full-batch reduction of {m.name} field {name} on {_problem_name(problem)} "
+                        f"({prec}, h = {h:g}, {dict(hp)})\n"
+                        f"at n = {ns[i]}, component {j}: engine {float(ctx.to_float64(got[i, j])):.17g}, "
+                        f"closed form {float(ctx.to_float64(want[i, j])):.17g}, |diff| = {diff[i, j]:.3g} "
+                        f"= {ratio[i, j]:.3g} x scale {sc[i, j]:.3g} (allowed {bound:.3g} x scale)"
+                    )
+    return ReductionEvidence(m.name, ctx.name, ns, worst, bound, where)
+
+
+# --------------------------------------------------------------------------- determinism
+
+
+@dataclass(frozen=True)
+class DeterminismEvidence:
+    """Digests (sha256 of the float64 bytes) of the iterates and reference trajectories per step."""
+
+    steps: list[float]
+    Ns: list[int]
+    digests: list[str]
+
+
+def _digest(*arrays: np.ndarray) -> str:
+    hsh = hashlib.sha256()
+    for a in arrays:
+        hsh.update(np.ascontiguousarray(np.asarray(a, dtype=np.float64)).tobytes())
+    return hsh.hexdigest()
+
+
+def check_determinism(
+    method: Method | str,
+    field: str | FieldSpec,
+    problem: Problem,
+    hparams: Mapping[str, float],
+    *,
+    steps: Sequence[float],
+    horizon: float,
+    substeps: int = 1,
+) -> DeterminismEvidence:
+    """Optimizer iterates, reference trajectory and its error estimate are bit-identical when the
+    same float64 run is done twice (fresh optimizer and freshly bound field each time)."""
+    from .optimizers import run_optimizer
+    from .solve import solve_piecewise, steps_in_horizon
+
+    m = _method(method)
+    hp = m.resolve(**hparams)
+    spec = m.field(field, hp) if isinstance(field, str) else field
+    hs = [float(x) for x in steps]
+    Ns, digests = [], []
+    for h in hs:
+        N = steps_in_horizon(horizon, h)
+        runs = []
+        for _ in range(2):
+            it = run_optimizer(m.optimizer(hp), problem, h, N, F64)
+            sol = solve_piecewise(spec.bind(problem, h, N, F64), it[0], h, N, F64, substeps=substeps)
+            runs.append((it, sol.thetas, np.array([sol.error_estimate])))
+        a, b = runs
+        labels = ("optimizer iterates", "reference trajectory", "solver error")
+        for label, x, y in zip(labels, a, b, strict=True):
+            if x.shape != y.shape or x.tobytes() != y.tobytes():
+                diff = np.abs(np.asarray(x, float) - np.asarray(y, float))
+                raise CheckFailed(
+                    f"fail: {m.name} field {spec.name} on {_problem_name(problem)} is not deterministic: "
+                    f"{label} differ between two identical float64 runs at step {h:g} (N = {N}); "
+                    f"max |difference| {np.nanmax(diff) if diff.size else math.nan:.3g}"
+                )
+        Ns.append(N)
+        digests.append(_digest(*a))
+    return DeterminismEvidence(hs, Ns, digests)
