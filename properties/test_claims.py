@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from bea_check import checks
 from bea_check import strategies as bs
 from bea_check.precision import F64, mp
+from bea_check.pytest_plugin import thorough
 from bea_check.study import run_order_study
 
 # ``bea_method`` is an immutable Method chosen at collection: safe to share across examples.
@@ -30,8 +31,13 @@ def describe(inst: bs.Instance) -> str:
     )
 
 
+def harder() -> dict:
+    """Under the ``thorough`` profile draw harder hyperparameters (longer memory, smaller eps)."""
+    return {"max_decay": 0.7, "min_eps": 3e-3} if thorough() else {}
+
+
 def draw_instance(data: st.DataObject, method: str, **kwargs) -> bs.Instance:
-    inst = data.draw(bs.instances(method, **kwargs), label="instance")
+    inst = data.draw(bs.instances(method, **harder(), **kwargs), label="instance")
     note(describe(inst))
     return inst
 
@@ -77,7 +83,7 @@ def test_leading_field_has_only_order_one(bea_method, data):
 def test_general_field_reduces_to_full_batch_closed_form_float64(bea_method, data, loss, n_values):
     """Remarks 3.4 / 3.7, Ghosh et al., Barrett-Dherin: the engine with E_k = E, to a few ulps."""
     problem = data.draw(bs.families(loss=loss, max_batches=1, schedules=("full",)), label="problem")
-    hp = data.draw(bs.hyperparameters(bea_method.name), label="hparams")
+    hp = data.draw(bs.hyperparameters(bea_method.name, **harder()), label="hparams")
     checks.check_full_batch_reduction(bea_method, problem, hp, n_values=sorted(n_values), ctx=F64)
 
 
