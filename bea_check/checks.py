@@ -43,7 +43,7 @@ from .fields import FieldSpec
 from .methods import Method, get_method
 from .precision import F64, Context
 from .problems import FullBatch, Problem
-from .study import OrderStudy, run_order_study
+from .study import OrderStudy, _claim_holds, run_order_study
 
 __all__ = [
     "FULL_BATCH_TOL_F64",
@@ -123,8 +123,10 @@ def check_global_order(
     and to the claim of the field called ``field.name`` for a spec (``InvalidInput`` if there
     is none).  ``mode``/``tol`` as in :func:`bea_check.study.analyse`.
 
-    While the verdict is ``"pre-asymptotic"``, a halved step is appended (down to ``finest``,
-    default ``min(steps) / 4``) and the study is rerun from scratch (the substep refinement
+    While the verdict is ``"pre-asymptotic"``, the study is rerun without its largest step when
+    the finest pairwise order already meets the claim and at least three steps would remain
+    (the largest step is outside the asymptotic range), else with a halved step appended (down
+    to ``finest``, default ``min(steps) / 4``); each rerun starts from scratch (the substep refinement
     of the reference solve depends on the smallest error, so earlier solves are not reused).
 
     Passes only on verdict ``"pass"``.  Raises :class:`CheckFailed` on ``"fail"`` and
@@ -166,9 +168,15 @@ def check_global_order(
                 f"inconclusive: {what}: {exc}\nsteps {hs}, horizon {horizon:g}", last, studies
             ) from exc
         studies.append(study)
-        if study.verdict != "pre-asymptotic" or hs[-1] / 2 < finest * (1 - 1e-12):
+        if study.verdict != "pre-asymptotic":
             break
-        hs.append(hs[-1] / 2)
+        q = study.pairwise_orders[-1]
+        if len(hs) >= 4 and _claim_holds(q, expected_order, tol, mode):
+            hs = hs[1:]  # the finest orders meet the claim: the largest step is pre-asymptotic
+        elif hs[-1] / 2 >= finest * (1 - 1e-12):
+            hs.append(hs[-1] / 2)
+        else:
+            break
     if study.verdict == "pass":
         return study
     refined = f" (after {len(studies) - 1} refinement(s))" if len(studies) > 1 else ""

@@ -30,7 +30,13 @@ DRAW = {"min_batches": 2, "max_batches": 3, "schedules": ("cyclic", "reshuffled"
 def verdict(field, inst) -> tuple[str, float]:
     try:
         s = checks.check_global_order(
-            "adam", field, inst.problem, inst.hparams, steps=inst.steps, horizon=inst.horizon
+            "adam",
+            field,
+            inst.problem,
+            inst.hparams,
+            steps=inst.steps,
+            horizon=inst.horizon,
+            expected_order=2.0,
         )
         return "pass", s.observed_order
     except checks.CheckFailed as e:

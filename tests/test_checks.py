@@ -86,11 +86,11 @@ def test_study_inconclusive_becomes_check_inconclusive():
     assert info.value.study is None
 
 
-def _fake_study(verdict, steps):
+def _fake_study(verdict, steps, q=2.0):
     return OrderStudy(
         method="gd", field="corrected", precision="float64", dps=None, horizon=0.2, steps=list(steps),
         errors=[1.0] * len(steps), solver_errors=[0.0] * len(steps), roundoff_floor=[0.0] * len(steps),
-        pairwise_orders=[2.0] * (len(steps) - 1), observed_order=2.0, constant=1.0,
+        pairwise_orders=[q] * (len(steps) - 1), observed_order=q, constant=1.0,
         used=[True] * len(steps), expected_order=2.0, tol=0.2, verdict=verdict, reason="fake",
     )  # fmt: skip
 
@@ -100,7 +100,7 @@ def test_pre_asymptotic_refines_down_to_finest_then_is_inconclusive(monkeypatch)
 
     def fake(method, field, problem, hp, steps, horizon, ctx, **kw):
         calls.append(list(steps))
-        return _fake_study("pre-asymptotic", steps)
+        return _fake_study("pre-asymptotic", steps, q=1.5)  # the finest order misses the claim
 
     monkeypatch.setattr(checks, "run_order_study", fake)
     with pytest.raises(CheckInconclusive) as info:
@@ -108,6 +108,20 @@ def test_pre_asymptotic_refines_down_to_finest_then_is_inconclusive(monkeypatch)
     assert calls == [[0.02, 0.01], [0.02, 0.01, 0.005], [0.02, 0.01, 0.005, 0.0025]]  # finest = 0.01/4
     assert len(info.value.studies) == 3 and "after 2 refinement(s)" in str(info.value)
     assert "finest = 0.0025" in str(info.value)
+
+
+def test_pre_asymptotic_with_settled_fine_orders_drops_the_largest_step(monkeypatch):
+    """Fine pairwise orders meet the claim, the fit does not: the largest step goes, not a new one."""
+    calls = []
+
+    def fake(method, field, problem, hp, steps, horizon, ctx, **kw):
+        calls.append(list(steps))
+        return _fake_study("pre-asymptotic" if len(calls) == 1 else "pass", steps)
+
+    monkeypatch.setattr(checks, "run_order_study", fake)
+    study = check_global_order("gd", "corrected", POLY2, {}, steps=(0.02, 0.01, 0.005, 0.0025), horizon=0.2)
+    assert calls == [[0.02, 0.01, 0.005, 0.0025], [0.01, 0.005, 0.0025]]
+    assert study.steps == [0.01, 0.005, 0.0025]
 
 
 def test_pre_asymptotic_then_pass_returns_the_refined_study(monkeypatch):

@@ -283,6 +283,15 @@ def test_same_seed_same_draws(strategy):
 
 
 def test_strategies_are_hypothesis_strategies():
-    for s in (bs.polynomials(), bs.tanh_nets(), bs.bilinear(), bs.families(), bs.horizons(),
-              bs.step_sweeps(), bs.hyperparameters("gd"), bs.instances("gd"), bs.starting_points(2)):
+    for s in (
+        bs.polynomials(),
+        bs.tanh_nets(),
+        bs.bilinear(),
+        bs.families(),
+        bs.horizons(),
+        bs.step_sweeps(),
+        bs.hyperparameters("gd"),
+        bs.instances("gd"),
+        bs.starting_points(2),
+    ):
         assert isinstance(s, st.SearchStrategy)
