@@ -113,7 +113,8 @@ def test_float64_results_are_bit_identical_when_repeated(bea_method, data):
 
 
 @pytest.mark.mp
-@fixture_ok
+# an mp study takes seconds to a minute: a few examples per run, whatever the profile
+@settings(max_examples=5, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_mp_study_agrees_with_float64_and_keeps_order_two(bea_method, bea_dps, data):
     """In mp the optimizer and the ODE run at --bea-dps digits; errors match float64 to 1e-6."""
