@@ -809,8 +809,10 @@ class _TanhStack:
         M = Xe.transpose(0, 2, 1)[:, None] @ R  # (k, w, d+2, d+2)
         # the w diagonal (d+2)-blocks of every H[b], as a strided view (blocks do not overlap)
         b, it = d + 2, H.itemsize
-        blocks = as_strided(
-            H, shape=(k, w, b, b), strides=(H.strides[0], b * (self.p + 1) * it, self.p * it, it)
-        )
+        shape, strides = (k, w, b, b), (H.strides[0], b * (self.p + 1) * it, self.p * it, it)
+        if H.dtype == object:  # object arrays export no buffer
+            blocks = as_strided(H, shape=shape, strides=strides)
+        else:  # the same view without as_strided's per-call overhead (hot path)
+            blocks = np.ndarray(shape, H.dtype, H, 0, strides)
         blocks -= M + M.transpose(0, 1, 3, 2)
         return g, H / S
