@@ -193,3 +193,30 @@ def test_seed_is_derived_from_the_node_id(sample):
         seeds.unlink(missing_ok=True)
         sample.runpytest_subprocess("-k", "seed", "-p", "no:cacheprovider", *args).assert_outcomes(passed=1)
         assert seeds.read_text().split() == ["test_sample.py::test_seed", str(expected)]
+
+
+DIGEST_SAMPLE = """
+import pathlib
+import pytest
+from bea_check.checks import check_determinism
+from bea_check.problems import builtin_problem
+
+@pytest.mark.parametrize("method", ["adam", "heavy-ball", "rmsprop", "gd"])
+def test_digest(method):
+    prob = builtin_problem("tanh-net", batches=3, seed=2)
+    ev = check_determinism(method, "corrected", prob, {}, steps=(0.02, 0.01), horizon=0.1)
+    with open(pathlib.Path(__file__).parent / "digests.txt", "a") as f:
+        f.write(f"{method} {' '.join(ev.digests)}\\n")
+"""
+
+
+def test_float64_results_do_not_depend_on_the_worker_count(pytester):
+    """The same instance gives bit-identical iterates and reference trajectories with -n 0 and -n 2."""
+    pytester.makepyfile(test_digests=DIGEST_SAMPLE)
+    runs = []
+    for args in ([], ["-n", "2"]):
+        out = pytester.path / "digests.txt"
+        out.unlink(missing_ok=True)
+        pytester.runpytest_subprocess("-p", "no:cacheprovider", *args).assert_outcomes(passed=4)
+        runs.append(sorted(out.read_text().splitlines()))
+    assert len(runs[0]) == 4 and runs[0] == runs[1]
