@@ -118,6 +118,7 @@ class _MP(Context):
         self._log = np.frompyfunc(gmpy2.log, 1, 1)
         self._tanh = np.frompyfunc(gmpy2.tanh, 1, 1)
         self._conv = np.frompyfunc(self._one, 1, 1)
+        self._to_mpf = np.frompyfunc(self._mpf, 1, 1)
 
     @contextlib.contextmanager
     def scope(self) -> Iterator[Context]:
@@ -161,13 +162,13 @@ class _MP(Context):
         return self._tanh(a)
 
     def to_mpmath(self, a: Any) -> Any:
-        """Convert to ``mpmath.mpf`` (scalars) or object arrays of them, exactly."""
-        conv = np.frompyfunc(
-            lambda v: mpmath.mpf(gmpy2.mpfr(v).as_integer_ratio()[0]) / gmpy2.mpfr(v).as_integer_ratio()[1],
-            1,
-            1,
-        )
-        return conv(a)
+        """Convert to ``mpmath.mpf`` (scalars) or object arrays of them, exactly (mantissa, exponent)."""
+        return self._to_mpf(a)
+
+    @staticmethod
+    def _mpf(v: Any) -> mpmath.mpf:
+        man, exp = gmpy2.mpfr(v).as_mantissa_exp()
+        return mpmath.mpf((int(man), int(exp)))
 
 
 F64: Context = _Float64()

@@ -202,9 +202,7 @@ def tanh_nets(*, dim_in: int = 2, width: int = 3, samples: int = 4) -> st.Search
     The number of parameters is ``width * (dim_in + 2) + 1`` (13 by default).
     """
     dim_in, width, samples = _tanh_args(dim_in, width, samples)
-    return st.builds(
-        lambda seed: TanhNet.random(np.random.default_rng(seed), dim_in, width, samples), _SEEDS
-    )
+    return st.builds(lambda seed: TanhNet.random(np.random.default_rng(seed), dim_in, width, samples), _SEEDS)
 
 
 def bilinear() -> st.SearchStrategy[Bilinear]:
@@ -284,9 +282,7 @@ def _schedules(draw: Any, m: int, kinds: tuple[str, ...], length: int) -> Any:
     return Explicit([*head, *(int(i) for i in tail)], m=m)
 
 
-def schedules(
-    m: int, *, kinds: Sequence[str] = SCHEDULES, length: int = 64
-) -> st.SearchStrategy[Any]:
+def schedules(m: int, *, kinds: Sequence[str] = SCHEDULES, length: int = 64) -> st.SearchStrategy[Any]:
     """Schedules over ``m`` losses, of the given ``kinds`` (see :data:`SCHEDULES`).
 
     ``"full"`` is :class:`FullBatch` (only for ``m = 1``; ignored otherwise),
@@ -542,8 +538,14 @@ class Instance:
 
         kwargs.setdefault("expected_order", get_method(self.method).claims.get(field_name))
         return run_order_study(
-            self.method, field_name, self.problem, self.hparams, self.steps, self.horizon,
-            F64 if ctx is None else ctx, **kwargs,
+            self.method,
+            field_name,
+            self.problem,
+            self.hparams,
+            self.steps,
+            self.horizon,
+            F64 if ctx is None else ctx,
+            **kwargs,
         )
 
 
