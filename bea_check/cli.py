@@ -294,16 +294,6 @@ def _check_order_args(args: argparse.Namespace) -> tuple[float, ...]:
     return steps
 
 
-def _check_problem(problem: Any, ctx: Any) -> None:
-    """Refuse a problem this precision cannot run, or whose losses are not finite at theta0."""
-    if ctx.name != "float64" and not all(getattr(loss, "supports_mp", True) for loss in problem.losses):
-        raise InvalidInput("losses from --loss-file run in float64 only (drop --precision mp)")
-    theta0 = ctx.array(list(problem.theta0))
-    for i, loss in enumerate(problem.losses):
-        if not ctx.isfinite(loss.value(theta0, ctx)) or not ctx.isfinite(loss.grad(theta0, ctx)):
-            raise InvalidInput(f"loss {i} is not finite (NaN or infinity) at THETA0")
-
-
 def _cmd_order(args: argparse.Namespace) -> tuple[int, str]:
     # Imported here, so that parsing, --help and the CLI's own checks stay cheap.
     from .methods import get_method, validate_hyperparameter
@@ -340,7 +330,6 @@ def _cmd_order(args: argparse.Namespace) -> tuple[int, str]:
                 schedule=args.schedule,
                 seed=args.seed,
             )
-        _check_problem(problem, ctx)
         study = run_order_study(
             method,
             args.field,

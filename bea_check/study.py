@@ -413,9 +413,11 @@ def run_order_study(
         raise InvalidInput(f"steps must be distinct, got {hs}")
     hs = sorted(hs, reverse=True)
     if ctx.name != "float64" and not getattr(problem, "supports_mp", True):
-        raise InvalidInput("these losses support float64 only (user loss files cannot run in mp)")
+        raise InvalidInput("these losses run in float64 only (loss-file losses use autograd); use float64")
     Ns = [steps_in_horizon(horizon, h) for h in hs]
-    errors, solver_errors, scales, subs = [], [], [], []
+    errors = [math.nan] * len(hs)
+    solver_errors, subs = list(errors), [0] * len(hs)
+    scales = []
     timings = {"optimizer": 0.0, "solver": 0.0}
     evaluations = 0
     t_start = time.perf_counter()
@@ -435,11 +437,8 @@ def run_order_study(
             sol = solve_piecewise(field, runs[i][0], hcs[i], Ns[i], ctx, substeps=k)
             timings["solver"] += time.perf_counter() - t0
             evaluations += sol.evaluations
-            err = _max_distance(sol.thetas, runs[i], ctx)
-            if i < len(errors):
-                errors[i], solver_errors[i], subs[i] = err, float(sol.error_estimate), k
-            else:
-                errors.append(err), solver_errors.append(float(sol.error_estimate)), subs.append(k)
+            errors[i] = _max_distance(sol.thetas, runs[i], ctx)
+            solver_errors[i], subs[i] = float(sol.error_estimate), k
 
         for i in range(len(hs)):
             measure(i, substeps)
