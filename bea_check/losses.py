@@ -369,10 +369,10 @@ class TanhNet(_ArrayEq):
     the ``(W_i, c_i)`` block is ``-2 v_i T U xt xt^T``, the ``((W_i, c_i), v_i)`` entries
     ``U xt`` and the ``(v_i, v_i)`` entry 0.
 
-    Evaluation: ``J^T r`` exactly as in :meth:`grad` (so both agree bitwise), ``J^T J``
-    as one Gram product, and the curvature block of unit ``i`` is ``-(M_i + M_i^T)`` with ``M_i = Xe^T R_i``,
-    ``Xe = [X, 1, 0]`` and rows ``R_is = [r_s T_si A_si xt_s, -r_s U_si]`` (``A = v U``),
-    one batched product over the units.
+    Evaluation (in ``_TanhStack``, shared with stacked families): ``J^T r`` exactly as in
+    :meth:`grad` (so both agree bitwise), ``J^T J`` as one Gram product, and the curvature
+    block of unit ``i`` is ``-(M_i + M_i^T)`` with ``M_i = Xe^T R_i``, ``Xe = [X, 1, 0]`` and
+    rows ``R_is = [r_s T_si A_si xt_s, -r_s U_si]`` (``A = v U``), one batched product.
     """
 
     X: np.ndarray
@@ -393,16 +393,10 @@ class TanhNet(_ArrayEq):
         object.__setattr__(self, "Y", Y)
         object.__setattr__(self, "width", int(self.width))
         S, w, d = X.shape[0], self.width, X.shape[1]
-        b, q = d + 2, self.dim
         Xe = np.concatenate([X, np.ones((S, 1)), np.zeros((S, 1))], axis=1)  # [x, 1, 0]
         Xe.setflags(write=False)
-        # flat positions of the diagonal unit blocks inside the (p, p) Hessian
-        blocks = (
-            (np.arange(w) * b * (q + 1))[:, None, None]
-            + (np.arange(b) * q)[None, :, None]
-            + np.arange(b)[None, None, :]
-        ).ravel()
-        object.__setattr__(self, "_aux", {"Xe": Xe, "blocks": blocks, "cache": {}, "swdp": (S, w, d, q)})
+        object.__setattr__(self, "_aux", {"Xe": Xe, "swdp": (S, w, d, self.dim)})
+        self._aux["stack"] = _TanhStack((self,))  # the formulas, written once with a batch axis
 
     @property
     def dim_in(self) -> int:
@@ -418,57 +412,19 @@ class TanhNet(_ArrayEq):
 
     supports_mp = True
 
-    def _forward(self, theta: np.ndarray, ctx: Context) -> tuple[np.ndarray, ...]:
-        """``Xe = [X, 1, 0]``, ``v`` (w,), ``T = tanh(Z)`` (S, w), residuals ``r`` (S,)."""
-        _, w, d, p = self._aux["swdp"]
-        theta = _check_theta(theta, p)
-        cache = self._aux["cache"]
-        Xe = _cached(cache, "Xe", ctx, lambda: ctx.array(self._aux["Xe"]))
-        Y = _cached(cache, "Y", ctx, lambda: ctx.array(self.Y))
-        B = theta[:-1].reshape(w, d + 2)
-        v = B[:, d + 1]
-        T = ctx.tanh(Xe[:, : d + 1] @ B[:, : d + 1].T)
-        r = T @ v + (theta[-1] - Y)
-        return Xe, v, T, r
-
-    def _jacobian(self, Xe: np.ndarray, v: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Rows ``J_s = grad_theta f(x_s)``: shape ``(S, p)``; and ``A = v U``."""
-        S, w, d, p = self._aux["swdp"]
-        A = (1 - T * T) * v
-        J = np.empty((S, p), dtype=T.dtype)
-        J3 = J[:, :-1].reshape(S, w, d + 2)  # a view: splits the last axis
-        J3[:, :, : d + 1] = A[:, :, None] * Xe[:, None, : d + 1]
-        J3[:, :, d + 1] = T
-        J[:, -1] = Xe[:, d]  # d f / d d0 = 1
-        return J, A
-
     def value(self, theta: np.ndarray, ctx: Context) -> Any:
         """``1/(2S) sum_s r_s^2``."""
-        r = self._forward(theta, ctx)[3]
+        r = self._aux["stack"]._forward(theta, ctx, _ONE)[2][0]
         return (r @ r) / (2 * self.samples)
 
     def grad(self, theta: np.ndarray, ctx: Context) -> np.ndarray:
         """``(1/S) J^T r``."""
-        Xe, v, T, r = self._forward(theta, ctx)
-        J = self._jacobian(Xe, v, T)[0]
-        return (r @ J) / self.samples
+        return self._aux["stack"].grads(theta, ctx, _ONE)[0]
 
     def grad_hess(self, theta: np.ndarray, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
         """``(1/S) J^T r`` and ``(1/S) (J^T J + sum_s r_s K_s)``."""
-        Xe, v, T, r = self._forward(theta, ctx)
-        J, A = self._jacobian(Xe, v, T)
-        S, w, d, _ = self._aux["swdp"]
-        g = (r @ J) / S
-        H = J.T @ J
-        # sum_s r_s K_s on unit i is -(M_i + M_i^T), M_i = Xe^T R_i with rows
-        # R_is = [r_s T_si A_si xt_s, -r_s U_si] (the xt xt^T part is split evenly in two)
-        rT = r[:, None] * T
-        R = np.empty((w, S, d + 2), dtype=T.dtype)
-        R[:, :, : d + 1] = (rT * A).T[:, :, None] * Xe[:, : d + 1]
-        R[:, :, d + 1] = (rT * T - r[:, None]).T
-        M = Xe.T @ R
-        H.reshape(-1)[self._aux["blocks"]] -= (M + M.transpose(0, 2, 1)).reshape(-1)
-        return g, H / S
+        g, H = self._aux["stack"].grads_hessians(theta, ctx, _ONE)
+        return g[0], H[0]
 
     def autograd_value(self, theta: Any) -> Any:
         """The same loss in ``autograd.numpy`` (float64; for tests)."""
@@ -748,13 +704,19 @@ def _grad_hvp(
     return g, lambda V: H @ V
 
 
+_ONE = np.zeros(1, dtype=np.int64)  # ``which`` for a single net: its own (only) batch
+
+
 class _TanhStack:
-    """:class:`TanhNet` formulas with a leading batch axis (see ``TanhNet`` for the math)."""
+    """:class:`TanhNet` formulas with a leading batch axis (see ``TanhNet`` for the math).
+
+    A single net evaluates itself as a stack of one; a family of nets sharing one architecture
+    and batch size is evaluated in one pass.
+    """
 
     def __init__(self, nets: tuple[TanhNet, ...]) -> None:
         first = nets[0]
         self.S, self.w, self.d, self.p = first._aux["swdp"]
-        self.blocks = first._aux["blocks"]
         self.Xe = np.stack([n._aux["Xe"] for n in nets])  # (m, S, d+2)
         self.Y = np.stack([n.Y for n in nets])  # (m, S)
         self.Xe.setflags(write=False)
