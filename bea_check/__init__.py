@@ -6,10 +6,10 @@ The curated public API; every other name is private.  See ``docs/architecture.md
 from __future__ import annotations
 
 from .errors import BeaCheckError, Inconclusive, InvalidInput
-from .fields import AdamField, GDField, HeavyBallField, RMSPropField
+from .fields import AdamField, FieldSpec, GDField, HeavyBallField, RMSPropField, ema_table
 from .losses import AutogradLoss, Bilinear, Loss, Polynomial, TanhNet
-from .methods import METHODS, Method, get_method
-from .optimizers import GD, Adam, HeavyBall, RMSProp, run_optimizer
+from .methods import METHODS, Method, Range, get_method, load_plugin, register
+from .optimizers import GD, Adam, HeavyBall, Optimizer, RMSProp, run_optimizer
 from .precision import F64, Context, get_context, mp
 from .problems import (
     Cyclic,
@@ -36,6 +36,7 @@ __all__ = [
     "Context",
     "Cyclic",
     "Explicit",
+    "FieldSpec",
     "FullBatch",
     "GDField",
     "HeavyBall",
@@ -44,22 +45,27 @@ __all__ = [
     "InvalidInput",
     "Loss",
     "Method",
+    "Optimizer",
     "OrderStudy",
     "Polynomial",
     "Problem",
     "RMSProp",
     "RMSPropField",
+    "Range",
     "Reshuffled",
     "Solution",
     "TanhNet",
     "analyse",
     "builtin_problem",
+    "ema_table",
     "fit_order",
     "get_context",
     "get_method",
     "load_loss_file",
+    "load_plugin",
     "mp",
     "problem_from_loss_file",
+    "register",
     "run_optimizer",
     "run_order_study",
     "solve_piecewise",

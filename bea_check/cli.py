@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -147,6 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="optimizer: gd, heavy-ball, rmsprop, adam (default: %(default)s)",
     )
     g.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="plug-in to load before looking up --method (repeatable): a module name, module:attribute, "
+        "or a .py file; entry-point plug-ins are always loaded",
+    )
+    g.add_argument(
         "--field",
         default=d["field"],
         help="modified-equation field: leading or corrected (default: %(default)s)",
@@ -264,7 +273,139 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print one JSON object (on success only) instead of the table"
     )
     order.set_defaults(run=_cmd_order)
+    _add_verify(sub)
     return parser
+
+
+# --------------------------------------------------------------------------- verify
+
+
+def _add_verify(sub: Any) -> None:
+    v = sub.add_parser(
+        "verify",
+        help="run the check catalogue on registered methods (a CI gate for derivations)",
+        description=(
+            "Run every check of the catalogue (Hypothesis-drawn instances inside each method's domain) "
+            "on every registered method, built-in and plug-in, or on --method. Prints a table method x "
+            "check -> pass/fail with observed orders, and for each failure the minimal counterexample. "
+            "Exit status: 0 all pass (or skip), 1 a claim fails or a method raises, 2 bad input, "
+            "3 only inconclusive results."
+        ),
+    )
+    v.add_argument(
+        "--method",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="method to verify (repeatable, or comma-separated; default: every registered method)",
+    )
+    v.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="plug-in to load first (repeatable): a module name, module:attribute, or a .py file "
+        "(optionally file.py:attribute); entry-point plug-ins are always loaded",
+    )
+    v.add_argument(
+        "--check",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="check to run (repeatable, or comma-separated; default: all but mp-study; --list names them)",
+    )
+    v.add_argument(
+        "--profile",
+        choices=("dev", "ci", "thorough"),
+        default="ci",
+        help="Hypothesis profile: number of examples (ci: 10), harder hyperparameters under thorough "
+        "(default: %(default)s)",
+    )
+    v.add_argument(
+        "--max-examples",
+        type=_int,
+        default=None,
+        metavar="N",
+        help="examples per check (overrides the profile)",
+    )
+    v.add_argument(
+        "-j",
+        "--jobs",
+        type=_int,
+        default=1,
+        metavar="N",
+        help="processes to run checks in (default: %(default)s)",
+    )
+    v.add_argument("--json", metavar="FILE", default=None, help="also write the results as JSON to FILE")
+    v.add_argument(
+        "--junit-xml", metavar="FILE", default=None, help="also write JUnit XML to FILE (for CI systems)"
+    )
+    v.add_argument(
+        "--no-shrink",
+        action="store_true",
+        help="report the first failing example instead of the minimal one (shrinking reruns order "
+        "studies and can take minutes)",
+    )
+    v.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    v.add_argument(
+        "--list", action="store_true", help="list the registered methods and the checks, then exit"
+    )
+    v.set_defaults(run=_cmd_verify)
+
+
+def _list_catalogue(plugins: list[str]) -> str:
+    from .catalogue import CATALOGUE
+    from .methods import METHODS, load_plugin
+
+    for spec in plugins:
+        load_plugin(spec)
+    lines = ["methods:"]
+    lines += [f"  {m.name:<16} {m.description} (claims {dict(m.claims)})" for m in METHODS.values()]
+    lines.append("checks:")
+    lines += [
+        f"  {c.name:<16} {c.claim}{'' if c.default else ' (only with --check)'}" for c in CATALOGUE.values()
+    ]
+    return "\n".join(lines)
+
+
+def _names(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [n.strip() for v in values for n in v.split(",") if n.strip()]
+
+
+def _cmd_verify(args: argparse.Namespace) -> tuple[int, str]:
+    from .verify import format_table, verify, write_json, write_junit
+
+    if args.list:
+        return EXIT_OK, _list_catalogue(args.plugin)
+    if args.max_examples is not None and args.max_examples < 1:
+        raise InvalidInput(f"--max-examples must be >= 1, got {args.max_examples}")
+    if args.jobs < 1:
+        raise InvalidInput(f"--jobs must be >= 1, got {args.jobs}")
+    for opt, path in (("--json", args.json), ("--junit-xml", args.junit_xml)):
+        if path is not None and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise InvalidInput(f"{opt}: directory of {path!r} does not exist")
+
+    def progress(done: int, total: int, r: Any) -> None:
+        if not args.quiet:
+            print(f"[{done}/{total}] {r.method} {r.check}: {r.summary} ({r.seconds:.1f} s)", file=sys.stderr)
+
+    report = verify(
+        _names(args.method),
+        _names(args.check),
+        profile=args.profile,
+        max_examples=args.max_examples,
+        shrink=not args.no_shrink,
+        jobs=args.jobs,
+        plugins=args.plugin,
+        progress=progress,
+    )
+    if args.json:
+        write_json(report, args.json)
+    if args.junit_xml:
+        write_junit(report, args.junit_xml)
+    return report.exit_code, format_table(report)
 
 
 # --------------------------------------------------------------------------- order
@@ -296,11 +437,13 @@ def _check_order_args(args: argparse.Namespace) -> tuple[float, ...]:
 
 def _cmd_order(args: argparse.Namespace) -> tuple[int, str]:
     # Imported here, so that parsing, --help and the CLI's own checks stay cheap.
-    from .methods import get_method, validate_hyperparameter
+    from .methods import get_method, load_plugin, validate_hyperparameter
     from .precision import get_context
 
     steps = _check_order_args(args)
     ctx = get_context(args.precision, args.dps)
+    for spec in args.plugin:
+        load_plugin(spec)
     method = get_method(args.method)
     given = {k: getattr(args, k) for k in HYPERPARAMETERS if getattr(args, k) is not None}
     ignored = sorted(k for k in given if k not in method.hyperparameters)

@@ -13,7 +13,14 @@ Options (group ``bea-check`` in ``pytest --help``):
 * ``--bea-dps N`` (default 30, at least 16): decimal digits of the mp context.
 * ``--bea-methods a,b`` (default: all): restrict the method registry the ``bea_methods``
   and ``bea_method`` fixtures hand out.
+* ``--bea-plugins SPECS``: import plug-ins before collection (module names, ``module:attr``
+  pairs or ``.py`` files; see :func:`bea_check.methods.load_plugin`), so that their methods
+  join the registry; entry-point plug-ins (group ``bea_check.methods``) are always loaded.
 * ``--bea-slow``: run the tests marked ``slow`` (skipped, with a reason, by default).
+
+Markers: ``mp`` (slow mp test, skipped unless ``--bea-precision mp|both``), ``uses_mp``
+(computes in mp, runs by default), ``slow``; tests of a float64-only method
+(``Method.precisions``) marked ``mp`` or ``uses_mp`` are skipped with that reason.
 
 Hypothesis profiles (registered when this module is imported, selected with
 ``--hypothesis-profile=NAME``; the default is ``ci`` when the environment variable ``CI``
@@ -40,7 +47,7 @@ import pytest
 from hypothesis import settings
 
 from .errors import InvalidInput
-from .methods import METHODS, Method
+from .methods import METHODS, Method, load_plugin
 from .precision import Context, get_context, mp
 
 __all__ = ["PRECISIONS", "PROFILES", "default_profile", "profile_name", "thorough"]
@@ -88,8 +95,12 @@ def thorough() -> bool:
     return profile_name() == "thorough"
 
 
+def _split(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
 def _method_list(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
+    names = _split(text)
     unknown = [n for n in names if n not in METHODS]
     if unknown or not names:
         what = f"unknown method(s) {', '.join(unknown)}" if unknown else "no method given"
@@ -126,8 +137,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--bea-methods",
         default=None,
         metavar="A,B",
-        help=f"comma-separated methods for the bea_methods/bea_method fixtures "
-        f"(default all: {', '.join(sorted(METHODS))})",
+        help="comma-separated methods for the bea_methods/bea_method fixtures (default: every "
+        "registered method, built-in and plug-in)",
+    )
+    group.addoption(
+        "--bea-plugins",
+        default=None,
+        metavar="SPECS",
+        help="comma-separated plug-ins to import before collection: module names (which call "
+        "bea_check.register), module:attribute pairs, or .py files; entry-point plug-ins "
+        "(group bea_check.methods) are always loaded",
     )
     group.addoption(
         "--bea-slow",
@@ -144,8 +163,17 @@ def pytest_configure(config: pytest.Config) -> None:
         "mp: the test needs arbitrary precision; skipped unless --bea-precision mp or both",
     )
     config.addinivalue_line("markers", "slow: a long-running test; skipped unless --bea-slow is given")
+    config.addinivalue_line(
+        "markers",
+        "uses_mp: the test computes in mp (not slow); skipped for float64-only methods (bea_method)",
+    )
     # Validate the options early (a usage error, not a failure in every test).
     config.stash[_DPS] = _dps(config.getoption("--bea-dps"))
+    for spec in _split(config.getoption("--bea-plugins") or ""):
+        try:
+            load_plugin(spec)
+        except InvalidInput as e:
+            raise pytest.UsageError(f"--bea-plugins: {e}") from None
     given = config.getoption("--bea-methods")
     config.stash[_METHODS] = _method_list(given) if given is not None else sorted(METHODS)
     # The default profile: loaded before Hypothesis's own pytest_configure, which then
@@ -201,6 +229,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip_mp = pytest.mark.skip(reason="mp test: run with --bea-precision mp (or both)")
     skip_slow = pytest.mark.skip(reason="slow test: run with --bea-slow")
     for item in items:
+        name = getattr(getattr(item, "callspec", None), "params", {}).get("bea_method")
+        uses_mp = item.get_closest_marker("mp") is not None or item.get_closest_marker("uses_mp") is not None
+        if name is not None and uses_mp and not METHODS[name].supports("mp"):
+            item.add_marker(pytest.mark.skip(reason=f"{name} is a float64-only method (Method.precisions)"))
         if not run_mp and item.get_closest_marker("mp") is not None:
             item.add_marker(skip_mp)
         if not run_slow and item.get_closest_marker("slow") is not None:

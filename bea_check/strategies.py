@@ -52,7 +52,7 @@ from hypothesis.errors import InvalidArgument
 
 from .errors import InvalidInput
 from .losses import MAX_DEGREE, Bilinear, Loss, Polynomial, TanhNet
-from .methods import METHODS, Method, get_method
+from .methods import METHODS, Method, Range, get_method
 from .problems import Cyclic, Explicit, FullBatch, Problem, Reshuffled
 from .solve import steps_in_horizon
 
@@ -406,22 +406,35 @@ def _hp_args(max_decay: Any, min_eps: Any, max_eps: Any) -> tuple[float, float, 
     return max_decay, min_eps, max_eps
 
 
-@st.composite
-def _hyperparameters(
-    draw: Any, names: tuple[str, ...], max_decay: float, min_eps: float, max_eps: float
-) -> dict[str, float]:
-    hp: dict[str, float] = {}
-    for name in names:
+def _hp_domain(method: Method, max_decay: float, min_eps: float, max_eps: float) -> dict[str, Range]:
+    """The method's domain, narrowed for beta/rho by ``max_decay`` and for eps by ``[min_eps, max_eps]``."""
+    out: dict[str, Range] = {}
+    for name, r in method.domain.items():
         if name in ("beta", "rho"):
-            # drawn as an offset from DECAY_MIN, so that it shrinks toward the smallest decay
-            offset = draw(st.floats(min_value=0.0, max_value=max_decay - DECAY_MIN))
-            hp[name] = min(DECAY_MIN + offset, max_decay)
+            r = Range(max(r.lo, DECAY_MIN), min(r.hi, max_decay), r.log)
         elif name == "eps":
-            lo, hi = math.log10(min_eps), math.log10(max_eps)
-            e = 10.0 ** draw(st.floats(min_value=lo, max_value=hi))
-            hp[name] = min(max(e, min_eps), max_eps)
-        else:  # pragma: no cover - a registered method with an unknown hyperparameter
-            raise InvalidArgument(f"no strategy for hyperparameter {name!r}")
+            r = Range(max(r.lo, min_eps), min(r.hi, max_eps), r.log)
+        if r.lo > r.hi:
+            raise InvalidArgument(
+                f"method {method.name!r}: its domain of {name} does not meet the requested range "
+                f"(max_decay={max_decay!r}, min_eps={min_eps!r}, max_eps={max_eps!r})"
+            )
+        out[name] = r
+    return out
+
+
+@st.composite
+def _hyperparameters(draw: Any, domain: dict[str, Range]) -> dict[str, float]:
+    hp: dict[str, float] = {}
+    for name, r in domain.items():
+        if r.log:
+            lo, hi = math.log10(r.lo), math.log10(r.hi)
+            value = 10.0 ** draw(st.floats(min_value=lo, max_value=hi))
+        else:
+            # drawn as an offset from the low end, so that it shrinks toward it (the easy end
+            # for decays, which the domain starts at)
+            value = r.lo + draw(st.floats(min_value=0.0, max_value=r.hi - r.lo))
+        hp[name] = min(max(value, r.lo), r.hi)
     return hp
 
 
@@ -430,17 +443,13 @@ def hyperparameters(
 ) -> st.SearchStrategy[dict[str, float]]:
     """Hyperparameters of ``method``: a dict with exactly the keys ``method.hyperparameters``.
 
-    ``beta`` and ``rho`` are uniform floats in ``[0.05, max_decay]`` (``max_decay <= 0.8``),
-    ``eps`` is log-uniform in ``[min_eps, max_eps]`` (``min_eps >= 1e-3``).  Every draw is
-    accepted by ``method.resolve``.
+    Each is drawn from the method's :attr:`~bea_check.methods.Method.domain` (log-uniformly
+    when the range says so), narrowed for ``beta`` and ``rho`` to ``[0.05, max_decay]``
+    (``max_decay <= 0.8``) and for ``eps`` (log-uniform) to ``[min_eps, max_eps]``
+    (``min_eps >= 1e-3``).  Every draw is accepted by ``method.resolve``.
     """
     m = _check_method(method)
-    max_decay, min_eps, max_eps = _hp_args(max_decay, min_eps, max_eps)
-    names = m.hyperparameters
-    unknown = [n for n in names if n not in ("beta", "rho", "eps")]
-    if unknown:
-        raise InvalidArgument(f"method {m.name!r} takes {unknown[0]!r}, which has no strategy")
-    return _hyperparameters(names, max_decay, min_eps, max_eps)
+    return _hyperparameters(_hp_domain(m, *_hp_args(max_decay, min_eps, max_eps)))
 
 
 def _sweep_args(min_size: Any, max_size: Any, max_step: Any, ratio: Any) -> tuple[int, int, float, int]:
@@ -576,7 +585,7 @@ def _instances(
     sweep_args: tuple[int, int, float, int],
     horizon_args: tuple[float, float],
 ) -> Instance:
-    hp = draw(_hyperparameters(method.hyperparameters, *hp_args))
+    hp = draw(_hyperparameters(_hp_domain(method, *hp_args)))
     min_size, max_size, max_step, ratio = sweep_args
     min_h, max_h = horizon_args
     lo = max(_min_steps_per_horizon(hp), math.ceil(min_h / max_step * (1 - 1e-12)), 1)
@@ -616,15 +625,33 @@ def instances(
     ``h_0, h_0/ratio, ...`` (``min_steps`` to ``max_steps`` sizes; ``T`` is a whole number
     of each), then a family (:func:`families`) whose explicit schedules cover the longest
     run.  ``h_0 <= max_step_for(hparams, T, max_step=max_step)`` holds for every draw.
+
+    A method with an ``instances`` hook (claims that hold on special instances only) gets
+    ``method.instances(method, **these keyword arguments)`` instead.
     """
     m = _check_method(method)
     if m.name not in METHODS or METHODS[m.name] is not m:
         raise InvalidArgument(f"method {m.name!r} is not the registered method of that name")
+    if m.instances is not None:  # the method's claims hold on instances of its own kind
+        return m.instances(
+            m,
+            loss=loss,
+            min_batches=min_batches,
+            max_batches=max_batches,
+            schedules=schedules,
+            max_decay=max_decay,
+            min_eps=min_eps,
+            max_eps=max_eps,
+            min_steps=min_steps,
+            max_steps=max_steps,
+            max_step=max_step,
+            ratio=ratio,
+            min_horizon=min_horizon,
+            max_horizon=max_horizon,
+        )
     loss, min_batches, max_batches, kinds, _ = _family_args(loss, min_batches, max_batches, schedules, 1)
     hp_args = _hp_args(max_decay, min_eps, max_eps)
-    unknown = [n for n in m.hyperparameters if n not in ("beta", "rho", "eps")]
-    if unknown:
-        raise InvalidArgument(f"method {m.name!r} takes {unknown[0]!r}, which has no strategy")
+    _hp_domain(m, *hp_args)  # an empty narrowed domain is refused now, not at the first draw
     sweep_args = _sweep_args(min_steps, max_steps, max_step, ratio)
     horizon_args = _horizon_args(min_horizon, max_horizon)
     return _instances(m, loss, min_batches, max_batches, kinds, hp_args, sweep_args, horizon_args)

@@ -93,7 +93,7 @@ def test_run_refuses_blow_up():
 
 
 def test_method_registry_resolves_and_validates():
-    assert sorted(METHODS) == ["adam", "gd", "heavy-ball", "rmsprop"]
+    assert {"adam", "gd", "heavy-ball", "rmsprop"} <= set(METHODS)
     adam = get_method("adam")
     assert adam.resolve(beta=0.2) == {"beta": 0.2, "rho": 0.5, "eps": 0.01}
     for bad, msg in [

@@ -1,0 +1,207 @@
+"""The method registry: registration checks, plug-in loading, domains."""
+
+from __future__ import annotations
+
+import dataclasses
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bea_check import strategies as bs
+from bea_check.errors import InvalidInput
+from bea_check.fields import GDField
+from bea_check.methods import METHODS, Method, Range, _Registry, get_method, load_plugin, register
+from bea_check.optimizers import GD
+
+BUILTINS = ["adam", "gd", "heavy-ball", "rmsprop"]
+
+
+def gd_like(name: str = "gd-copy", **kw) -> Method:
+    base = dict(
+        name=name,
+        description="a copy of gd",
+        defaults={},
+        make_optimizer=GD,
+        make_field=lambda f: GDField(name=f),
+    )
+    return Method(**(base | kw))
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """A fresh registry (built-ins only) standing in for METHODS."""
+    monkeypatch.setattr("importlib.metadata.entry_points", lambda group=None: [])
+    return _Registry()
+
+
+def test_builtins_are_registered_through_the_same_api_and_sorted():
+    assert [n for n in METHODS if n in BUILTINS] == BUILTINS
+    assert list(METHODS) == sorted(METHODS)
+    assert get_method("adam").domain["eps"] == Range(1e-3, 1.0, log=True)
+
+
+def test_a_valid_method_registers_and_a_clash_is_refused(registry):
+    m = registry.register(gd_like())
+    assert registry["gd-copy"] is m
+    assert registry.register(m) is m  # the same object again: harmless
+    with pytest.raises(InvalidInput, match="already registered"):
+        registry.register(gd_like())
+    with pytest.raises(InvalidInput, match="already registered"):
+        registry.register(gd_like("gd"))
+    registry.register(gd_like(), replace=True)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"claims": {"leading": 1.0}}, "missing field 'corrected'"),
+        ({"claims": {"leading": 1.0, "corrected": -2.0}}, "claims order"),
+        ({"name": "two words"}, "without spaces"),
+        ({"defaults": {"wd": 0.1}, "make_optimizer": lambda wd: GD()}, "needs a domain"),
+        (
+            {"defaults": {"wd": 0.1}, "make_optimizer": lambda wd: GD(), "domain": {"wd": (0.2, 0.1)}},
+            "empty",
+        ),
+        (
+            {"defaults": {"beta": 0.5}, "make_optimizer": lambda beta: GD(), "domain": {"beta": (0.5, 1.5)}},
+            "not valid",
+        ),
+        ({"precisions": ("mp",)}, "precisions"),
+        ({"full_batch_fields": {"limit"}}, "has no claim"),
+    ],
+)
+def test_invalid_registrations_fail_with_one_line(registry, kwargs, message):
+    with pytest.raises(InvalidInput, match=message) as exc:
+        registry.register(gd_like(**kwargs))
+    assert "\n" not in str(exc.value)
+
+
+def test_a_field_with_the_wrong_shape_or_failing_is_refused(registry):
+    @dataclasses.dataclass(frozen=True)
+    class Wrong:
+        name: str
+        bad: str
+
+        def bind(self, problem, h, N, ctx):
+            if self.bad == "shape":
+                return lambda n, theta: np.zeros(len(theta) + 1)
+            if self.bad == "nan":
+                return lambda n, theta: np.full(len(theta), np.nan)
+            raise KeyError("no such field")
+
+    for bad, message in (
+        ("shape", "returns shape"),
+        ("nan", "non-finite"),
+        ("raise", "fails on a full batch"),
+    ):
+        with pytest.raises(InvalidInput, match=message):
+            registry.register(gd_like(make_field=lambda f, bad=bad: Wrong(f, bad)))
+
+
+def test_an_optimizer_that_fails_is_refused(registry):
+    class Broken:
+        name = "broken"
+
+        def init(self, theta0, ctx):
+            return None
+
+        def step(self, n, theta, g, state, h, ctx):
+            raise ZeroDivisionError("oops")
+
+    with pytest.raises(InvalidInput, match=r"optimizer fails.*ZeroDivisionError"):
+        registry.register(gd_like(make_optimizer=Broken))
+
+
+def test_entry_points_are_loaded_sorted_and_a_broken_one_is_named(monkeypatch):
+    class EP:
+        def __init__(self, name, obj):
+            self.name, self.value, self.obj = name, f"pkg:{name}", obj
+
+        def load(self):
+            if isinstance(self.obj, Exception):
+                raise self.obj
+            return self.obj
+
+    eps = [EP("b", lambda: [gd_like("zz-b")]), EP("a", gd_like("zz-a"))]
+    monkeypatch.setattr("importlib.metadata.entry_points", lambda group=None: eps)
+    reg = _Registry()
+    assert [n for n in reg if n.startswith("zz")] == ["zz-a", "zz-b"]
+    monkeypatch.setattr(
+        "importlib.metadata.entry_points", lambda group=None: [EP("c", ImportError("no module x"))]
+    )
+    with pytest.raises(InvalidInput, match=r"entry point 'c'.*ImportError"):
+        list(_Registry())
+
+
+def test_load_plugin_from_a_file_and_module_attribute(tmp_path):
+    path = tmp_path / "myplugin.py"
+    path.write_text(
+        textwrap.dedent(
+            """
+            from bea_check import Method, GD, GDField
+            def methods():
+                return [Method("zz-file-gd", "gd from a file", {}, GD, lambda f: GDField(name=f))]
+            """
+        )
+    )
+    try:
+        assert load_plugin(f"{path}:methods") == ["zz-file-gd"]
+        assert load_plugin(f"{path}:methods") == []  # idempotent
+    finally:
+        METHODS.unregister("zz-file-gd")
+    with pytest.raises(InvalidInput, match="does not exist"):
+        load_plugin(str(tmp_path / "nope.py"))
+    with pytest.raises(InvalidInput, match="no attribute 'other'"):
+        load_plugin(f"{path}:other")
+    with pytest.raises(InvalidInput, match=r"cannot be loaded.*ModuleNotFoundError"):
+        load_plugin("no_such_module_xyz")
+
+
+def test_domain_of_a_new_hyperparameter_is_drawn_and_enforced():
+    m = register(
+        gd_like(
+            "zz-wd",
+            defaults={"wd": 0.01, "eps": 0.1},
+            make_optimizer=lambda wd, eps: GD(),
+            make_field=lambda f, wd, eps: GDField(name=f),
+            domain={"wd": (0.0, 0.05)},
+        )
+    )
+    try:
+        assert m.domain == {"wd": Range(0.0, 0.05), "eps": Range(1e-3, 1.0, True)}
+        with pytest.raises(InvalidInput, match="outside its domain"):
+            m.resolve(wd=0.5)
+
+        @settings(max_examples=30, database=None)
+        @given(hp=bs.hyperparameters(m))
+        def draws(hp):
+            assert 0.0 <= hp["wd"] <= 0.05 and 1e-2 <= hp["eps"] <= 1.0
+            assert m.resolve(**hp) == hp
+
+        draws()
+    finally:
+        METHODS.unregister("zz-wd")
+
+
+def test_instances_hook_replaces_the_default_strategy():
+    seen = []
+
+    def hook(method, **kwargs):
+        seen.append(kwargs["max_batches"])
+        return st.just("special instance")
+
+    m = register(gd_like("zz-hook", instances=hook))
+    try:
+
+        @settings(max_examples=1, database=None)
+        @given(inst=bs.instances(m, max_batches=2))
+        def draw(inst):
+            assert inst == "special instance"
+
+        draw()
+        assert seen == [2]
+    finally:
+        METHODS.unregister("zz-hook")
