@@ -5,6 +5,8 @@ The curated public API; every other name is private.  See ``docs/architecture.md
 
 from __future__ import annotations
 
+from .auto import AutoField, RecipeForm, check_pointwise, decay_matrix, ema_weights, method_form, verify_form
+from .defect import DefectStudy, check_step_defect
 from .errors import BeaCheckError, Inconclusive, InvalidInput
 from .fields import AdamField, FieldSpec, GDField, HeavyBallField, RMSPropField, ema_table
 from .losses import AutogradLoss, Bilinear, Loss, Polynomial, TanhNet
@@ -30,11 +32,13 @@ __all__ = [
     "METHODS",
     "Adam",
     "AdamField",
+    "AutoField",
     "AutogradLoss",
     "BeaCheckError",
     "Bilinear",
     "Context",
     "Cyclic",
+    "DefectStudy",
     "Explicit",
     "FieldSpec",
     "FullBatch",
@@ -52,21 +56,28 @@ __all__ = [
     "RMSProp",
     "RMSPropField",
     "Range",
+    "RecipeForm",
     "Reshuffled",
     "Solution",
     "TanhNet",
     "analyse",
     "builtin_problem",
+    "check_pointwise",
+    "check_step_defect",
+    "decay_matrix",
     "ema_table",
+    "ema_weights",
     "fit_order",
     "get_context",
     "get_method",
     "load_loss_file",
     "load_plugin",
+    "method_form",
     "mp",
     "problem_from_loss_file",
     "register",
     "run_optimizer",
     "run_order_study",
     "solve_piecewise",
+    "verify_form",
 ]

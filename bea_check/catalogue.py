@@ -136,6 +136,33 @@ def _mp_study(method: Method, data: Any, hard: bool, dps: int = 30) -> OrderStud
     return study
 
 
+_SCHEDULES = ("full", "cyclic", "reshuffled", "explicit")
+
+
+def _pointwise(method: Method, data: Any, hard: bool) -> Any:
+    from .auto import check_pointwise
+
+    loss = data.draw(st.sampled_from(["polynomial", "tanh-net"]), label="loss")
+    problem = data.draw(bs.families(loss=loss, max_batches=3, schedules=_SCHEDULES), label="problem")
+    hp = data.draw(bs.hyperparameters(method, **_hard_kwargs(hard)), label="hparams")
+    point = data.draw(bs.starting_points(problem.dim), label="point")
+    ns = data.draw(st.lists(st.integers(0, 60), min_size=1, max_size=4, unique=True), label="n_values")
+    record(f"{method.name} on {problem.name}: theta0={problem.theta0}, point={point}, hparams={hp}, n={ns}")
+    return check_pointwise(method, None, problem, hp, points=[problem.theta0, point], n_values=ns)
+
+
+def _per_step(method: Method, data: Any, hard: bool) -> Any:
+    from .defect import check_step_defect
+
+    loss = data.draw(st.sampled_from(["polynomial", "tanh-net"]), label="loss")
+    problem = data.draw(bs.families(loss=loss, max_batches=3, schedules=_SCHEDULES[:3]), label="problem")
+    hp = data.draw(bs.hyperparameters(method, **_hard_kwargs(hard)), label="hparams")
+    record(f"{method.name} on {problem.name}: theta0={problem.theta0}, hparams={hp}")
+    study = check_step_defect(method, "corrected", problem, hp)
+    note(study.format_table())
+    return study
+
+
 # --------------------------------------------------------------------------- applicability
 
 
@@ -165,6 +192,10 @@ def _closed_form_mp(method: Method) -> str | None:
     return _closed_form(method)
 
 
+def _has_form(method: Method) -> str | None:
+    return None if method.step_form is not None else "no step form (Method.step_form)"
+
+
 def _mp(method: Method) -> str | None:
     return None if method.supports("mp") else "float64-only method (Method.precisions)"
 
@@ -174,8 +205,9 @@ class CatalogueCheck:
     """One claim as a check: ``run(method, data, hard)`` draws an instance and checks it.
 
     ``applies(method)`` is ``None`` when the check applies, else the reason it is skipped.
-    ``max_examples`` caps the examples whatever the profile (mp checks are slow);
-    ``default`` says whether ``bea-check verify`` runs it without ``--check``.
+    ``max_examples`` caps the examples whatever the profile (mp checks are slow),
+    ``quick_examples`` caps them outside the ``thorough`` profile; ``default`` says whether
+    ``bea-check verify`` runs it without ``--check``.
     """
 
     name: str
@@ -183,6 +215,7 @@ class CatalogueCheck:
     run: Callable[..., Any]
     applies: Callable[[Method], str | None] = _always
     max_examples: int | None = None
+    quick_examples: int | None = None
     default: bool = True
 
 
@@ -205,6 +238,18 @@ CATALOGUE: dict[str, CatalogueCheck] = {
         ),
         CatalogueCheck("reduction-mp40", "the same at 40 digits, to 1e-25", _reduction_mp40, _closed_form_mp),
         CatalogueCheck("determinism", "bit-identical float64 results when repeated", _determinism),
+        CatalogueCheck(
+            "pointwise",
+            "corrected field equals the automatic (autograd) field in f^0 and f^1, to round-off",
+            _pointwise,
+            _has_form,
+        ),
+        CatalogueCheck(
+            "per-step",
+            "one-step defect O(h^3) at n = 0, 1, 2, 3 and multiples of the memory length",
+            _per_step,
+            quick_examples=3,
+        ),
         CatalogueCheck(
             "mp-study",
             "mp study agrees with float64 and keeps order 2",

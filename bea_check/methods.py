@@ -411,6 +411,7 @@ def _closed_form(name: str) -> Callable[..., np.ndarray]:
 
 def _builtin_methods() -> list[Method]:
     """The paper's methods, registered through :func:`register` like any plug-in."""
+    from .auto import adam_form, gd_form, heavy_ball_form, rmsprop_form
     return [
         Method(
             "adam",
@@ -419,6 +420,7 @@ def _builtin_methods() -> list[Method]:
             Adam,
             lambda name, **hp: AdamField(name=name, **hp),
             full_batch_form=_closed_form("adam"),
+            step_form=adam_form,
         ),
         Method(
             "gd",
@@ -427,6 +429,7 @@ def _builtin_methods() -> list[Method]:
             GD,
             lambda name: GDField(name=name),
             full_batch_form=_closed_form("gd"),
+            step_form=gd_form,
         ),
         Method(
             "heavy-ball",
@@ -435,6 +438,7 @@ def _builtin_methods() -> list[Method]:
             HeavyBall,
             lambda name, **hp: HeavyBallField(name=name, **hp),
             full_batch_form=_closed_form("heavy-ball"),
+            step_form=heavy_ball_form,
         ),
         Method(
             "rmsprop",
@@ -443,6 +447,7 @@ def _builtin_methods() -> list[Method]:
             RMSProp,
             lambda name, **hp: RMSPropField(name=name, **hp),
             full_batch_form=_closed_form("rmsprop"),
+            step_form=rmsprop_form,
         ),
     ]
 

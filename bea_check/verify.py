@@ -91,6 +91,20 @@ def _settings_for(profile: str, max_examples: int | None, cap: int | None) -> di
     return kw
 
 
+def _order_of(evidence: Any) -> float | None:
+    """The observed order of an order study, or the smallest local order of a per-step study."""
+    order = getattr(evidence, "observed_order", None)
+    if order is not None:
+        return float(order)
+    local = [float(o) for o in getattr(evidence, "orders", []) if o == o]
+    return min(local) if local else None
+
+
+def _cap(check: Any, profile: str) -> int | None:
+    caps = [c for c in (check.max_examples, None if profile == "thorough" else check.quick_examples) if c]
+    return min(caps) if caps else None
+
+
 def run_task(
     method_name: str,
     check_name: str,
@@ -124,7 +138,7 @@ def run_task(
     @settings(
         phases=phases,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-        **_settings_for(profile, max_examples, check.max_examples),
+        **_settings_for(profile, max_examples, _cap(check, profile)),
     )
     @given(data=st.data())
     def prop(data: Any) -> None:
@@ -133,15 +147,15 @@ def run_task(
             try:
                 evidence = check.run(method, data, hard)
             except (CheckFailed, CheckInconclusive) as e:
-                study = getattr(e, "study", None)
-                if study is not None and study.observed_order is not None:
-                    orders.append(float(study.observed_order))
+                order = _order_of(getattr(e, "study", None))
+                if order is not None:
+                    orders.append(order)
                 raise
             finally:
                 last[:] = lines
-        order = getattr(evidence, "observed_order", None)
+        order = _order_of(evidence)
         if order is not None:
-            orders.append(float(order))
+            orders.append(order)
 
     t0 = time.perf_counter()
     status, message = "pass", ""
@@ -242,7 +256,7 @@ def format_table(report: VerifyReport) -> str:
     width = max([len("method"), *map(len, methods)])
     cols = [max(len(c), *(len(cell[(m, c)]) for m in methods)) for c in checks]
     lines = [
-        "  ".join(["method".ljust(width), *(c.ljust(w) for c, w in zip(checks, cols, strict=True))]),
+        "  ".join(["method".ljust(width), *(c.ljust(w) for c, w in zip(checks, cols, strict=True))]).rstrip(),
         "  ".join(["-" * width, *("-" * w for w in cols)]),
     ]
     for m in methods:

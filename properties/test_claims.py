@@ -77,6 +77,24 @@ def test_float64_results_are_bit_identical_when_repeated(bea_method, data):
     run("determinism", bea_method, data)
 
 
+@fixture_ok
+@given(data=st.data())
+def test_corrected_field_equals_the_automatic_field_pointwise(bea_method, data):
+    """The first-order term is unique: the claimed field equals autograd's recipe field (issue 7)."""
+    run("pointwise", bea_method, data)
+
+
+# each example solves a few short ODEs per step size: a few examples outside ``thorough``
+_per_step = CATALOGUE["per-step"]
+
+
+@(fixture_ok if thorough() else settings(fixture_ok, max_examples=_per_step.quick_examples))
+@given(data=st.data())
+def test_per_step_defect_of_the_corrected_field_is_third_order(bea_method, data):
+    """Sees slips that die out in n (a dropped bias correction), which the global order cannot."""
+    run("per-step", bea_method, data)
+
+
 @pytest.mark.mp
 # an mp study takes seconds to a minute: a few examples per run, whatever the profile
 @settings(

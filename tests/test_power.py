@@ -24,6 +24,8 @@ P-not-2P       tanh0  1.01 (1.03, 1.01, 1.00)     1.97                         f
 P-not-2P       poly1  0.98 (0.94, 1.00, 0.99)     1.91                         fail
 no-bias-L      tanh0  1.975 (1.99, 1.95, 1.99)    1.974                        pass (!)
 no-bias-L      poly1  1.909 (1.82, 1.93, 1.96)    1.909                        pass (!)
+no-bias-P      tanh0  1.970 (1.98, 1.95, 1.99)    1.974                        pass (!)
+no-bias-P      poly1  1.925 (1.85, 1.95, 1.97)    1.909                        pass (!)
 =============  =====  ==========================  ==========================  ======
 
 (tanh0 = tanh-net, 3 cyclic batches, seed 0; poly1 = polynomial, 3 cyclic batches, seed 1;
@@ -46,8 +48,11 @@ Its flow differs from the correct flow by ``h^2 sum_n beta^{n+1} |L|`` = ``O(h^2
 error against the mutant flow is still ``O(h^2)`` with a constant changed by about 1 %
 (tanh0: 1.166e-3 vs 1.161e-3 at h = 0.02; C = 2.62 vs 2.63), well inside the scatter of
 the constant over instances, so neither the order nor (without a reference value) the
-constant can reveal it.  A per-step defect check does: at fixed ``n >= 1`` the mutant's
-one-step defect is ``O(h^2)`` instead of ``O(h^3)``.  Hence the strict xfail below.
+constant can reveal it.  ``no-bias-P`` (the bias correction ``1/(1-rho^{n+1})`` dropped from
+``P``) is invisible for the same reason: it changes ``f_n`` by ``-h rho^{n+1} M^n P^n / (R^n)^3``.
+The per-step defect check (:mod:`bea_check.defect`, ``tests/test_defect.py``) sees both: at
+fixed ``n >= 1`` the mutant's one-step defect is ``O(h^2)`` instead of ``O(h^3)``.  Hence the
+strict xfails below, kept as documentation of what a global check cannot see.
 
 Not tested here, but measured: on a *full batch* the range shift is invisible as well for
 Adam (all ``V_l = g / sqrt(g^2+eps)`` are equal, so both ranges give the same sums;
@@ -58,9 +63,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mutants import SLIPS, AdamSlip
+from mutants import GLOBALLY_INVISIBLE, SLIPS, AdamSlip
 
 from bea_check.checks import CheckFailed, CheckInconclusive, check_global_order
+from bea_check.defect import check_step_defect
 from bea_check.fields import AdamField
 from bea_check.precision import F64
 from bea_check.problems import builtin_problem
@@ -72,7 +78,8 @@ INSTANCES = {
     "tanh0": lambda: builtin_problem("tanh-net", batches=3, seed=0),
     "poly1": lambda: builtin_problem("polynomial", batches=3, seed=1),
 }
-VISIBLE = [s for s in SLIPS if s != "no-bias-L"]
+VISIBLE = [s for s in SLIPS if ("adam", s) not in GLOBALLY_INVISIBLE]
+INVISIBLE = [s for s in SLIPS if ("adam", s) in GLOBALLY_INVISIBLE]
 
 
 def _check(field, prob):
@@ -98,19 +105,31 @@ def test_mutant_fails(slip, inst):
 @pytest.mark.xfail(
     strict=True,
     raises=AssertionError,
-    reason="no-bias-L changes f_n by h beta^{n+1} L^n (geometric decay in n): the mutant flow moves by "
-    "O(h^2) and the global error keeps order 2 (fitted 1.975 vs 1.974 on tanh0, 1.909 vs 1.909 on poly1, "
-    "C changes ~1%); needs a per-step defect check (see module docstring)",
+    reason="no-bias-L / no-bias-P change f_n by h beta^{n+1} L^n / -h rho^{n+1} M^n P^n / (R^n)^3 "
+    "(geometric in n): "
+    "the mutant flow moves by O(h^2) and the global error keeps order 2 (no-bias-L: fitted 1.975 vs 1.974 "
+    "on tanh0, 1.909 vs 1.909 on poly1, C changes ~1%); the per-step defect check sees them "
+    "(tests/test_defect.py)",
 )
 @pytest.mark.parametrize("inst", sorted(INSTANCES))
-def test_mutant_without_bias_correction_in_L_fails(inst):
+@pytest.mark.parametrize("slip", INVISIBLE)
+def test_mutant_without_bias_correction_fails(slip, inst):
     try:
-        study = _check(AdamSlip(**HP, slip="no-bias-L"), INSTANCES[inst]())
+        study = _check(AdamSlip(**HP, slip=slip), INSTANCES[inst]())
     except CheckFailed:
         return  # seen: strict xfail turns this into a failure, so the xfail gets removed
     except CheckInconclusive as exc:  # must not pass as the expected failure
         raise RuntimeError(f"inconclusive, not the documented pass: {exc}") from exc
-    raise AssertionError(f"no-bias-L passes the global order check:\n{study.format_table()}")
+    raise AssertionError(f"{slip} passes the global order check:\n{study.format_table()}")
+
+
+@pytest.mark.parametrize("inst", sorted(INSTANCES))
+@pytest.mark.parametrize("slip", INVISIBLE)
+def test_per_step_defect_sees_what_the_global_check_misses(slip, inst):
+    """The same mutants fail the per-step defect check at n = 1 (local order 2, not 3)."""
+    with pytest.raises(CheckFailed) as info:
+        check_step_defect("adam", AdamSlip(**HP, slip=slip), INSTANCES[inst](), HP)
+    assert info.value.study.first_failure == 1, info.value.study.format_table()
 
 
 def test_no_bias_L_difference_decays_geometrically():
