@@ -21,6 +21,12 @@ one ``(m, n) @ (n, p)`` product.  Per evaluation: one gradient and one Hessian p
 batch used so far, then array work linear in ``n``; no Python loop over the history.
 The same code runs in float64 and in mp (object arrays): constants are converted with
 ``ctx`` when a field is bound.
+
+Stacks of points: the bound fields of :class:`HeavyBallField`, :class:`RMSPropField` and
+:class:`AdamField` also take ``theta`` of shape ``(P, p)`` and return ``(P, p)`` (every array
+gains a leading points axis, indexed with ``...``); they declare it with the attribute
+``vectorized = True``, which :func:`bea_check.solve.solve_piecewise` uses to evaluate the
+coarse and the fine stages in one call.
 """
 
 from __future__ import annotations
@@ -84,38 +90,50 @@ class _Bound:
         self.steps = np.arange(len(self.idx))
 
     def grads(self, n: int, theta: np.ndarray) -> np.ndarray:
-        """``(m, p)`` gradients; zero rows for batches not used up to step ``n``."""
+        """``(m, p)`` gradients (``(P, m, p)`` at a stack of points ``(P, p)``); zero rows for
+        batches not used up to step ``n``."""
         if n >= self.all_used:
             return self.derivs.grads(theta, self.ctx, self.every)
-        G = self.ctx.zeros((self.m, self.p))
         used = np.flatnonzero(self.first_use <= n)
-        G[used] = self.derivs.grads(theta, self.ctx, used)
+        Gu = self.derivs.grads(theta, self.ctx, used)
+        G = self.ctx.zeros((*Gu.shape[:-2], self.m, self.p))
+        G[..., used, :] = Gu
         return G
 
     def curvature(self, n: int, theta: np.ndarray) -> tuple[np.ndarray, Callable[..., np.ndarray]]:
         """``(m, p)`` gradients and ``hv(*vectors) -> (m, p, k)``, ``hv(...)[b, :, i] = H_b @ vectors[i][b]``.
 
-        ``vectors`` are ``(m, p)`` per-batch arrays or ``(p,)`` arrays shared by all batches.
-        Rows of batches not used up to step ``n`` are zero.
+        ``vectors`` are ``(m, p)`` per-batch arrays or ``(p,)`` arrays shared by all batches;
+        ``hv(stacked=Y)`` takes them already stacked, ``Y`` of shape ``(m, p, k)``.  Rows of
+        batches not used up to step ``n`` are zero.  At a stack of points ``(P, p)`` everything
+        gains a leading points axis: ``(P, m, p)``, vectors ``(P, m, p)`` or ``(P, p)``,
+        ``hv -> (P, m, p, k)``.
         """
         full = n >= self.all_used
         used = self.every if full else np.flatnonzero(self.first_use <= n)
         Gu, apply = self.derivs.grads_curvatures(theta, self.ctx, used)
+        lead = Gu.shape[:-2]
         if full:
             G = Gu
         else:
-            G = self.ctx.zeros((self.m, self.p))
-            G[used] = Gu
+            G = self.ctx.zeros((*lead, self.m, self.p))
+            G[..., used, :] = Gu
 
-        def hv(*vectors: np.ndarray) -> np.ndarray:
-            Y = np.empty((len(used), self.p, len(vectors)), dtype=Gu.dtype)
-            for i, v in enumerate(vectors):
-                Y[:, :, i] = v if v.ndim == 1 or full else v[used]
+        def hv(*vectors: np.ndarray, stacked: np.ndarray | None = None) -> np.ndarray:
+            if stacked is not None:
+                Y = stacked if full else stacked[..., used, :, :]
+            else:
+                Y = np.empty((*Gu.shape, len(vectors)), dtype=Gu.dtype)
+                for i, v in enumerate(vectors):
+                    if v.ndim < Gu.ndim:  # shared by all batches
+                        Y[..., i] = v[..., None, :]
+                    else:
+                        Y[..., i] = v if full else v[..., used, :]
             out = apply(Y)
             if full:
                 return out
-            padded = self.ctx.zeros((self.m, self.p, len(vectors)))
-            padded[used] = out
+            padded = self.ctx.zeros((*lead, self.m, self.p, Y.shape[-1]))
+            padded[..., used, :, :] = out
             return padded
 
         return G, hv
@@ -199,12 +217,13 @@ class HeavyBallField:
                 return -(U[n] @ b.grads(n, theta))
             G, hv = b.curvature(n, theta)
             F0 = -(U[: n + 1] @ G)  # f_l^0, l = 0..n
-            f0 = F0[n]
-            X = (mem.regroup(n) * scale) @ F0[:n]  # sum_{k in b} beta^{n-k} S_k
+            f0 = F0[..., n, :]
+            X = (mem.regroup(n) * scale) @ F0[..., :n, :]  # sum_{k in b} beta^{n-k} S_k
             HX = hv(X, f0)  # (m, p, 2)
-            f1 = HX[:, :, 0].sum(axis=0) + (U[n] @ HX[:, :, 1]) / 2
+            f1 = HX[..., 0].sum(axis=-2) + (U[n] @ HX[..., 1]) / 2
             return f0 + b.h * f1
 
+        field.vectorized = True  # type: ignore[attr-defined]
         return field
 
 
@@ -230,18 +249,19 @@ class RMSPropField:
         def field(n: int, theta: np.ndarray) -> np.ndarray:
             if not corrected:
                 G = b.grads(n, theta)
-                return -G[idx[n]] / ctx.sqrt(U[n] @ (G * G) + eps)
+                return -G[..., idx[n], :] / ctx.sqrt(U[n] @ (G * G) + eps)
             G, hv = b.curvature(n, theta)
             R = ctx.sqrt(U[: n + 1] @ (G * G) + eps)  # R^l, l = 0..n
-            V = G[idx[: n + 1]] / R
-            gn, Rn, Vn = G[idx[n]], R[n], V[n]
-            X = mem.regroup(n) @ V[:n]  # sum_{k in b} w_k S_k
+            V = G[..., idx[: n + 1], :] / R
+            gn, Rn, Vn = G[..., idx[n], :], R[..., n, :], V[..., n, :]
+            X = mem.regroup(n) @ V[..., :n, :]  # sum_{k in b} w_k S_k
             HX = hv(X, Vn)
-            P = (G * HX[:, :, 0]).sum(axis=0)
-            Pbar = U[n] @ (G * HX[:, :, 1])
-            f1 = gn * (2 * P + Pbar) / (2 * Rn**3) - HX[idx[n], :, 1] / (2 * Rn)
+            P = (G * HX[..., 0]).sum(axis=-2)
+            Pbar = U[n] @ (G * HX[..., 1])
+            f1 = gn * (2 * P + Pbar) / (2 * Rn**3) - HX[..., idx[n], :, 1] / (2 * Rn)
             return -gn / Rn + b.h * f1
 
+        field.vectorized = True  # type: ignore[attr-defined]
         return field
 
 
@@ -252,6 +272,10 @@ class AdamField:
     ``L = sum a_k H_k S_k``, ``Lbar = sum a_k H_k V_n``, ``P = sum b_k g_k (H_k S_k)``,
     ``Pbar = sum b_k g_k (H_k V_n)`` and
     ``f_n = -M^n/R^n + h [M^n (2P + Pbar)/(2 (R^n)^3) - (2L + Lbar)/(2 R^n)]``.
+
+    Evaluated with two Hessian products per batch: with ``Za_b = sum_{k in b} a_k (S_k + V_n / 2)``
+    and ``Zb_b`` likewise with ``b_k`` (rows of one product ``W @ V``),
+    ``(2L + Lbar)/2 = sum_b H_b Za_b`` and ``(2P + Pbar)/2 = sum_b g_b (H_b Zb_b)``.
     """
 
     beta: float
@@ -265,7 +289,18 @@ class AdamField:
         mb = b.memory(ctx.scalar(self.beta), bias_corrected=True)
         mr = b.memory(ctx.scalar(self.rho), bias_corrected=True)
         Cb, Cr = mb.C, mr.C
+        m, half = b.m, 1 / ctx.scalar(2)
         corrected = self.name == "corrected"
+        cached: list[Any] = [None, None]  # (n, W): the solver asks for one n many times
+
+        def weights(n: int) -> np.ndarray:
+            """``W``, shape ``(2m, n+1)``: rows ``2b``, ``2b+1`` of ``W @ V[:n+1]`` are ``Za_b``, ``Zb_b``."""
+            if cached[0] != n:
+                W = ctx.zeros((m, 2, n + 1))
+                W[:, 0, :n], W[:, 0, n] = mb.regroup(n), Cb[n] * half
+                W[:, 1, :n], W[:, 1, n] = mr.regroup(n), Cr[n] * half
+                cached[:] = n, W.reshape(2 * m, n + 1)
+            return cached[1]
 
         def field(n: int, theta: np.ndarray) -> np.ndarray:
             if not corrected:
@@ -275,15 +310,12 @@ class AdamField:
             M = Cb[: n + 1] @ G  # M^l, l = 0..n
             R = ctx.sqrt(Cr[: n + 1] @ (G * G) + eps)
             V = M / R
-            Mn, Rn, Vn = M[n], R[n], V[n]
-            Xa = mb.regroup(n) @ V[:n]  # sum_{k in b} a_k S_k
-            Xb = mr.regroup(n) @ V[:n]  # sum_{k in b} b_k S_k
-            HX = hv(Xa, Xb, Vn)
-            L = HX[:, :, 0].sum(axis=0)
-            Lbar = Cb[n] @ HX[:, :, 2]
-            P = (G * HX[:, :, 1]).sum(axis=0)
-            Pbar = Cr[n] @ (G * HX[:, :, 2])
-            f1 = Mn * (2 * P + Pbar) / (2 * Rn**3) - (2 * L + Lbar) / (2 * Rn)
-            return -Mn / Rn + b.h * f1
+            Mn, Rn = M[..., n, :], R[..., n, :]
+            Z = (weights(n) @ V).reshape((*G.shape[:-1], 2, -1)).swapaxes(-1, -2)  # (m, p, 2): Za_b, Zb_b
+            HZ = hv(stacked=Z)
+            L2 = HZ[..., 0].sum(axis=-2)  # (2L + Lbar) / 2
+            P2 = (G * HZ[..., 1]).sum(axis=-2)  # (2P + Pbar) / 2
+            return (b.h * (Mn * P2 / (Rn * Rn) - L2) - Mn) / Rn
 
+        field.vectorized = True  # type: ignore[attr-defined]
         return field

@@ -19,9 +19,10 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import autograd
 import autograd.numpy as anp
@@ -372,7 +373,8 @@ class TanhNet(_ArrayEq):
     Evaluation (in ``_TanhStack``, shared with stacked families): ``J^T r`` exactly as in
     :meth:`grad` (so both agree bitwise), ``J^T J`` as one Gram product, and the curvature
     block of unit ``i`` is ``-(M_i + M_i^T)`` with ``M_i = Xe^T R_i``, ``Xe = [X, 1, 0]`` and
-    rows ``R_is = [r_s T_si A_si xt_s, -r_s U_si]`` (``A = v U``), one batched product.
+    rows ``R_is = [r_s T_si A_si xt_s, -r_s U_si]`` (``A = v U``), one batched product.  In
+    float64 the Gram matrix and the blocks come out of one product (``_TanhStack._work``).
     """
 
     X: np.ndarray
@@ -414,16 +416,16 @@ class TanhNet(_ArrayEq):
 
     def value(self, theta: np.ndarray, ctx: Context) -> Any:
         """``1/(2S) sum_s r_s^2``."""
-        r = self._aux["stack"]._forward(theta, ctx, _ONE)[2][0]
+        r = self._aux["stack"]._forward(_check_theta(theta, self.dim), ctx, _ONE)[2][0]
         return (r @ r) / (2 * self.samples)
 
     def grad(self, theta: np.ndarray, ctx: Context) -> np.ndarray:
         """``(1/S) J^T r``."""
-        return self._aux["stack"].grads(theta, ctx, _ONE)[0]
+        return self._aux["stack"].grads(_check_theta(theta, self.dim), ctx, _ONE)[0]
 
     def grad_hess(self, theta: np.ndarray, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
         """``(1/S) J^T r`` and ``(1/S) (J^T J + sum_s r_s K_s)``."""
-        g, H = self._aux["stack"].grads_hessians(theta, ctx, _ONE)
+        g, H = self._aux["stack"].grads_hessians(_check_theta(theta, self.dim), ctx, _ONE)
         return g[0], H[0]
 
     def autograd_value(self, theta: Any) -> Any:
@@ -655,18 +657,26 @@ class BatchDerivatives:
     :class:`TanhNet` batches sharing one architecture and batch size is evaluated in one
     stacked pass (a leading batch axis on every array), which is what makes a float64
     field evaluation cheap.  Results equal the per-loss closed forms up to summation order.
+
+    ``theta`` may also be a stack of points ``(P, p)``: every result then has a leading
+    points axis (``(P, k, p)`` gradients, ``(P, k, p, p)`` Hessians).  The tanh-net stack
+    evaluates all points in the same pass; other losses are called point by point.
     """
 
     def __init__(self, losses: tuple[Any, ...]) -> None:
         self.losses = losses
         nets = all(isinstance(loss, TanhNet) for loss in losses)
         shapes = {(loss.width, loss.X.shape) for loss in losses} if nets else set()
-        self._stack = _TanhStack(losses) if nets and len(shapes) == 1 and len(losses) > 1 else None
+        self._stack: _TanhStack | None = None
+        if nets and len(shapes) == 1:  # one net: its own stack of one
+            self._stack = losses[0]._aux["stack"] if len(losses) == 1 else _TanhStack(losses)
 
     def grads(self, theta: np.ndarray, ctx: Context, which: np.ndarray) -> np.ndarray:
         """``(len(which), p)`` gradients; ``which`` holds sorted, distinct batch indices."""
         if self._stack is not None:
             return self._stack.grads(theta, ctx, which)
+        if np.ndim(theta) == 2:
+            return np.stack([self.grads(t, ctx, which) for t in theta])
         return np.stack([self.losses[b].grad(theta, ctx) for b in which])
 
     def grads_hessians(
@@ -675,18 +685,26 @@ class BatchDerivatives:
         """``(len(which), p)`` gradients and ``(len(which), p, p)`` Hessians."""
         if self._stack is not None:
             return self._stack.grads_hessians(theta, ctx, which)
+        if np.ndim(theta) == 2:
+            per = [self.grads_hessians(t, ctx, which) for t in theta]
+            return np.stack([g for g, _ in per]), np.stack([H for _, H in per])
         pairs = [self.losses[b].grad_hess(theta, ctx) for b in which]
         return np.stack([g for g, _ in pairs]), np.stack([H for _, H in pairs])
 
     def grads_curvatures(
         self, theta: np.ndarray, ctx: Context, which: np.ndarray
     ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
-        """Gradients ``(k, p)`` and ``Y -> (H_b @ Y[i])_i`` for ``Y`` of shape ``(k, p, r)``.
+        """Gradients ``(k, p)`` and ``Y -> (H_b @ Y[i])_i`` for ``Y`` of shape ``(k, p, r)``
+        (``(P, k, p)`` and ``Y`` of shape ``(P, k, p, r)`` at a stack of points).
 
         Losses that offer ``grad_hvp`` (autograd losses) are asked for products only;
         the others give their Hessians, applied as one batched product.
         """
         if self._stack is None and any(hasattr(self.losses[b], "grad_hvp") for b in which):
+            if np.ndim(theta) == 2:
+                per = [self.grads_curvatures(t, ctx, which) for t in theta]
+                G = np.stack([g for g, _ in per])
+                return G, lambda Y: np.stack([ap(Y[j]) for j, (_, ap) in enumerate(per)])
             pairs = [_grad_hvp(self.losses[b], theta, ctx) for b in which]
             G = np.stack([g for g, _ in pairs])
             return G, lambda Y: np.stack([hv(Y[i]) for i, (_, hv) in enumerate(pairs)])
@@ -707,11 +725,42 @@ def _grad_hvp(
 _ONE = np.zeros(1, dtype=np.int64)  # ``which`` for a single net: its own (only) batch
 
 
+class _StackData(NamedTuple):
+    """Data of the batches ``which`` in the context's numbers, with the views the passes use."""
+
+    Xe: np.ndarray  # (k, S, d+2): [x, 1, 0]
+    Y: np.ndarray  # (k, S)
+    Xt: np.ndarray  # (k, S, d+1): [x, 1]
+    XtJ: np.ndarray  # (k, S, 1, d+1): Xt against the units axis of J
+    XtR: np.ndarray  # (k, 1, S, d+1): Xt against the units axis of R
+    XeT: np.ndarray  # (k, 1, d+2, S)
+    one: np.ndarray  # (k, S): the column of ones (d0 in J)
+
+    @classmethod
+    def of(cls, Xe: np.ndarray, Y: np.ndarray) -> _StackData:
+        d = Xe.shape[-1] - 2
+        Xt = Xe[..., : d + 1]
+        return cls(Xe, Y, Xt, Xt[:, :, None], Xt[:, None], Xe.swapaxes(-1, -2)[:, None], Xe[..., d])
+
+
+class _Work(NamedTuple):
+    """Work arrays of one pass shape, overwritten by every pass (see :meth:`_TanhStack._work`)."""
+
+    J: np.ndarray  # (..., S, p), last column (ones) set once
+    J3: np.ndarray  # (..., S, w, d+2): the unit blocks of J
+    R: np.ndarray | None  # object arrays: (..., w, S, d+2), for M = Xe^T R
+    L: np.ndarray | None  # float64: [J; E; Q], (..., S + 2 S w, p); J is its first S rows
+    Rt: np.ndarray | None  # float64: [J; -Q; -E]
+    Q4: np.ndarray | None  # float64: the unit blocks of Q, (..., S, w, d+2)
+
+
 class _TanhStack:
     """:class:`TanhNet` formulas with a leading batch axis (see ``TanhNet`` for the math).
 
     A single net evaluates itself as a stack of one; a family of nets sharing one architecture
-    and batch size is evaluated in one pass.
+    and batch size is evaluated in one pass.  Every pass also takes a stack of points
+    ``(P, p)``: the arrays then lead with ``(P, k)``.  The work arrays are allocated once per
+    shape, batches, number type and thread, and overwritten by every pass.
     """
 
     def __init__(self, nets: tuple[TanhNet, ...]) -> None:
@@ -724,57 +773,110 @@ class _TanhStack:
         self.m = len(nets)
         self.every = np.arange(self.m)
         self.cache: dict[Any, np.ndarray] = {}
+        self.prepared: dict[Any, _StackData] = {}
+        self.work: dict[Any, _Work] = {}
 
-    def _data(self, ctx: Context, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``Xe`` and ``Y`` of the batches ``which`` in the context's numbers."""
+    def _data(self, ctx: Context, which: np.ndarray) -> _StackData:
+        """The data of the batches ``which`` (sorted, distinct) in the context's numbers."""
+        key = None if ctx.dps is None else gmpy2.get_context().precision
+        data = self.prepared.get(key)
+        if data is None:
+            if key is None:
+                data = _StackData.of(self.Xe, self.Y)
+            else:
+                Xe = _cached(self.cache, "Xe", ctx, lambda: ctx.array(self.Xe))
+                data = _StackData.of(Xe, _cached(self.cache, "Y", ctx, lambda: ctx.array(self.Y)))
+            if len(self.prepared) > 8:
+                self.prepared.clear()
+            self.prepared[key] = data
+        if len(which) == self.m:  # every batch (the hot path)
+            return data
+        return _StackData.of(data.Xe[which], data.Y[which])
+
+    def _work(self, lead: tuple[int, ...], ctx: Context, which: np.ndarray, data: _StackData) -> _Work:
+        """Work arrays for passes with leading axes ``lead = (..., k)``.
+
+        float64: ``H S = L^T Rt`` with ``L = [J; E; Q]`` and ``Rt = [J; -Q; -E]``, where row
+        ``(s, i)`` of ``E`` holds ``Xe_s`` and of ``Q`` holds ``R_is`` in unit ``i``'s block
+        (zeros elsewhere), so that ``E^T Q`` is the block diagonal of the ``M_i``: one BLAS
+        product gives the Gram matrix and the curvature blocks.  ``E`` and the zeros are set
+        here once.  Object arrays keep the ``w`` small products (far fewer multiplications).
+        """
+        batches = None if len(which) == self.m else which.tobytes()  # None: every batch (the hot path)
+        prec = None if ctx.dps is None else gmpy2.get_context().precision
+        key = (lead, batches, prec, threading.get_ident())  # each thread overwrites its own arrays
+        work = self.work.get(key)
+        if work is not None:
+            return work
+        S, w, d, p = self.S, self.w, self.d, self.p
+        b = d + 2
         if ctx.dps is None:
-            Xe, Y = self.Xe, self.Y
+            L = np.zeros((*lead, S + 2 * S * w, p))
+            Rt = np.zeros_like(L)
+            E = L[..., S : S + S * w, :].reshape(*lead, S, w, p)
+            for i in range(w):
+                E[..., i, i * b : (i + 1) * b] = data.Xe
+            Rt[..., S + S * w :, :] = -L[..., S : S + S * w, :]
+            it = L.itemsize  # Q4[..., s, i, j] = L[..., S + S w + s w + i, i b + j]
+            strides = (*L.strides[:-2], w * p * it, (p + b) * it, it)
+            Q4 = np.ndarray((*lead, S, w, b), L.dtype, L, (S + S * w) * p * it, strides)
+            J, R = L[..., :S, :], None
         else:
-            Xe = _cached(self.cache, "Xe", ctx, lambda: ctx.array(self.Xe))
-            Y = _cached(self.cache, "Y", ctx, lambda: ctx.array(self.Y))
-        if len(which) == self.m:  # ``which`` is sorted and distinct: every batch (the hot path)
-            return Xe, Y
-        return Xe[which], Y[which]
+            J, R, L, Rt, Q4 = ctx.zeros((*lead, S, p)), ctx.zeros((*lead, w, S, b)), None, None, None
+        J[..., -1] = data.one
+        work = _Work(J, J[..., :-1].reshape(*lead, S, w, b), R, L, Rt, Q4)
+        if len(self.work) > 8:
+            self.work.clear()
+        self.work[key] = work
+        return work
 
     def _forward(self, theta: np.ndarray, ctx: Context, which: np.ndarray):
+        """Forward pass at one point ``(p,)`` or a stack ``(P, p)``; every array has the leading
+        axes ``(k,)`` or ``(P, k)`` (points, then batches)."""
         w, d = self.w, self.d
-        theta = _check_theta(theta, self.p)
-        Xe, Y = self._data(ctx, which)
-        B = theta[:-1].reshape(w, d + 2)
-        v = B[:, d + 1]
-        T = ctx.tanh(Xe[..., : d + 1] @ B[:, : d + 1].T)  # (k, S, w)
-        r = T @ v + (theta[-1] - Y)  # (k, S)
-        A = (1 - T * T) * v
-        k = len(which)
-        J = np.empty((k, self.S, self.p), dtype=T.dtype)
-        J3 = J[..., :-1].reshape(k, self.S, w, d + 2)
-        J3[..., : d + 1] = A[..., None] * Xe[:, :, None, : d + 1]
-        J3[..., d + 1] = T
-        J[..., -1] = Xe[..., d]
-        return Xe, T, r, A, J
+        theta = np.asarray(theta)
+        if theta.ndim not in (1, 2) or theta.shape[-1] != self.p:
+            raise InvalidInput(f"theta has shape {theta.shape} but the loss takes {self.p} parameters")
+        data = self._data(ctx, which)
+        B = theta[..., :-1].reshape(*theta.shape[:-1], 1, w, d + 2)  # one unit table per point
+        v = B[..., d + 1]  # (..., 1, w)
+        T = ctx.tanh(data.Xt @ B[..., : d + 1].swapaxes(-1, -2))  # (..., k, S, w)
+        r = (T @ v[..., None])[..., 0] + (theta[..., -1, None, None] - data.Y)  # (..., k, S)
+        A = (1 - T * T) * v[..., None, :]
+        work = self._work(r.shape[:-1], ctx, which, data)
+        np.multiply(A[..., None], data.XtJ, out=work.J3[..., : d + 1])
+        work.J3[..., d + 1] = T
+        return data, T, r, A, work
 
     def grads(self, theta: np.ndarray, ctx: Context, which: np.ndarray) -> np.ndarray:
-        _, _, r, _, J = self._forward(theta, ctx, which)
-        return (r[:, None, :] @ J)[:, 0, :] / self.S
+        _, _, r, _, work = self._forward(theta, ctx, which)
+        return (r[..., None, :] @ work.J)[..., 0, :] / self.S
 
     def grads_hessians(
         self, theta: np.ndarray, ctx: Context, which: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        Xe, T, r, A, J = self._forward(theta, ctx, which)
-        k, S, w, d = len(which), self.S, self.w, self.d
-        g = (r[:, None, :] @ J)[:, 0, :] / S
-        H = J.transpose(0, 2, 1) @ J
-        rT = r[..., None] * T  # (k, S, w)
-        R = np.empty((k, w, S, d + 2), dtype=T.dtype)
-        R[..., : d + 1] = (rT * A).transpose(0, 2, 1)[..., None] * Xe[:, None, :, : d + 1]
-        R[..., d + 1] = (rT * T - r[..., None]).transpose(0, 2, 1)
-        M = Xe.transpose(0, 2, 1)[:, None] @ R  # (k, w, d+2, d+2)
-        # the w diagonal (d+2)-blocks of every H[b], as a strided view (blocks do not overlap)
+        data, T, r, A, work = self._forward(theta, ctx, which)
+        S, w, d, p = self.S, self.w, self.d, self.p
+        J = work.J
+        g = (r[..., None, :] @ J)[..., 0, :] / S
+        rT = r[..., None] * T  # (..., k, S, w)
+        if work.L is not None:  # float64: H S = [J; E; Q]^T [J; -Q; -E] (see _work)
+            L, Rt, Q4 = work.L, work.Rt, work.Q4
+            np.multiply(rT[..., None], work.J3[..., : d + 1], out=Q4[..., : d + 1])  # r T A xt
+            Q4[..., d + 1] = rT * T - r[..., None]
+            Rt[..., :S, :] = J
+            np.negative(L[..., S + S * w :, :], out=Rt[..., S : S + S * w, :])
+            H = L.swapaxes(-1, -2) @ Rt
+            H /= S
+            return g, H
+        R = work.R
+        R[..., : d + 1] = (rT * A).swapaxes(-1, -2)[..., None] * data.XtR
+        R[..., d + 1] = (rT * T - r[..., None]).swapaxes(-1, -2)
+        M = data.XeT @ R  # (..., k, w, d+2, d+2)
+        H = J.swapaxes(-1, -2) @ J
+        # the w diagonal (d+2)-blocks of every H[..., b] (they do not overlap); object arrays
+        # export no buffer, hence as_strided
         b, it = d + 2, H.itemsize
-        shape, strides = (k, w, b, b), (H.strides[0], b * (self.p + 1) * it, self.p * it, it)
-        if H.dtype == object:  # object arrays export no buffer
-            blocks = as_strided(H, shape=shape, strides=strides)
-        else:  # the same view without as_strided's per-call overhead (hot path)
-            blocks = np.ndarray(shape, H.dtype, H, 0, strides)
-        blocks -= M + M.transpose(0, 1, 3, 2)
+        blocks = as_strided(H, shape=M.shape, strides=(*H.strides[:-2], b * (p + 1) * it, p * it, it))
+        blocks -= M + M.swapaxes(-1, -2)
         return g, H / S

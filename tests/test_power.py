@@ -157,10 +157,16 @@ def test_range_shift_is_invisible_on_a_full_batch():
 
 @pytest.mark.parametrize("batches", [1, 3])
 def test_unmutated_harness_is_the_product_field(batches):
-    """AdamSlip(slip=None) reproduces AdamField, so a mutant differs from the product in its slip only."""
+    """AdamSlip(slip=None) reproduces AdamField, so a mutant differs from the product in its slip only.
+
+    To round-off, not bitwise: AdamSlip is the printed formula, while AdamField groups the
+    history sums differently (two Hessian products per batch, stacked points), which moves
+    some components by an ulp.
+    """
     prob, h = builtin_problem("tanh-net", batches=batches, seed=4), 0.01
     th = np.array(prob.theta0) + 0.1
     ours = AdamSlip(**HP).bind(prob, h, 30, F64)
     theirs = AdamField(**HP).bind(prob, h, 30, F64)
     for n in (0, 1, 2, 5, 29):
-        np.testing.assert_array_equal(ours(n, th), theirs(n, th))
+        f = theirs(n, th)
+        np.testing.assert_allclose(ours(n, th), f, rtol=0, atol=8 * np.finfo(float).eps * np.max(np.abs(f)))
