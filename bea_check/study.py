@@ -33,7 +33,9 @@ rules, applied in this order (points taken from the largest step to the smallest
      by ``r = d_k / d_{k-1}`` clipped to ``[1/2, 0.9]`` (``r = 1/2`` with only two orders or
      alternating changes).  ``r = 1/2`` is exact for a correction one power higher,
      ``C h^p + D h^{p+1}``, whose effect on ``q`` halves with each halving of h; slower
-     shrinking extrapolates further, up to ``9 |d_k|``;
+     shrinking extrapolates further, up to ``9 |d_k|``; for an ``exact`` claim, also when the
+     claim lies between ``q_k`` and that limit (the trend passes through it: an ``O(h)`` term
+     with a small constant takes over from an ``O(h^2)`` term only at small ``h``);
 
    and ``"fail"`` only when the finest pairwise orders have settled away from the claim.
    Pre-asymptotic data asks for smaller steps; it is never reported as a wrong order.
@@ -270,7 +272,11 @@ def analyse(
     if abs(change) > tol:
         reason = f"{tail} still {'rising' if change > 0 else 'falling'}: use smaller steps"
         return p_obs, c_obs, pairwise, used, "pre-asymptotic", reason
-    if _claim_holds(_extrapolate(q), p, tol, mode):
+    limit = _extrapolate(q)
+    lo, hi = sorted((last, limit))
+    if _claim_holds(limit, p, tol, mode) or (mode == "exact" and lo <= p + tol and hi >= p - tol):
+        # the trend reaches the claim (for an exact claim: passes through it, e.g. an O(h) term
+        # with a small constant that takes over from an O(h^2) term only at small h)
         reason = f"{tail} still approaching the claim {claim}: use smaller steps"
         return p_obs, c_obs, pairwise, used, "pre-asymptotic", reason
     reason = f"observed order {p_obs:.2f}, {tail} settled away from the claim {claim}"

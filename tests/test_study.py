@@ -349,3 +349,21 @@ def test_order_study_table():
     assert lines[-1].startswith("verdict: pass")
     nan_text = _study(observed_order=math.nan, constant=math.nan, verdict="round-off").format_table()
     assert "fitted order: none" in nan_text
+
+
+def test_exact_claim_is_pre_asymptotic_while_a_small_first_order_term_takes_over():
+    """``e = a h + b h^2`` with ``a << b h``: pairwise orders fall from 2 through the exact claim 1.
+
+    Measured on RMSProp's limit field (rho = 0.05): 1.54, 1.37, 1.22 at h = 0.0156 .. 0.002.
+    The trend passes through the claim, so this is pre-asymptotic, not a settled wrong order;
+    a field that has settled at order 2 still fails the exact claim 1.
+    """
+    hs = [0.015625 / 2**i for i in range(4)]
+    small_first = [1e-4 * h + 1e-2 * h * h for h in hs]
+    *_, verdict, reason = analyse(
+        hs, small_first, [0.0] * 4, [0.0] * 4, expected_order=1.0, tol=0.2, mode="exact"
+    )
+    assert verdict == "pre-asymptotic", reason
+    second = [1e-2 * h * h for h in hs]
+    *_, verdict, _ = analyse(hs, second, [0.0] * 4, [0.0] * 4, expected_order=1.0, tol=0.2, mode="exact")
+    assert verdict == "fail"

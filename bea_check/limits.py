@@ -1,0 +1,850 @@
+"""Large-n limits of the full-batch fields, the signGD flow, eps -> infinity and the eps regimes.
+
+Full batch (``E_k = E``; ``g``, ``H`` at the current point; ``R = sqrt(g^2 + eps)``,
+``D = grad ||grad E||_{1,eps} = H (g/R)``; operations componentwise).  As ``n -> infinity``
+the fields of Remarks 3.4 and 3.7, Ghosh et al. and Barrett-Dherin tend to
+``f = f^0 + h f^1`` (:func:`limit_parts`):
+
+* Adam, eq. (8): ``f^0 = -g/R``, ``f^1 = [A g^2 - B R^2] D / (2 R^3)``,
+  ``A = (1+rho)/(1-rho)``, ``B = (1+beta)/(1-beta)``;
+* RMSProp (Remark 3.4): the same with ``beta = 0``, i.e. ``f^1 = [rho/(1-rho) g^2 - eps/2] D / R^3``;
+* heavy ball (Ghosh et al., ``beta^{n+1} -> 0``, ``gamma_n -> 1``):
+  ``f^0 = -g/(1-beta)``, ``f^1 = -(1+beta)/(2(1-beta)^3) H g``;
+* GD (Barrett-Dherin): ``f = -g - h/2 H g`` has no ``n`` (its limit is itself).
+
+Claims (the checks below, and the order claims of the ``limit`` field):
+
+* claim 3 (:func:`check_large_eps_limit`, Examples 3.5 and 3.8): time rescaled to the
+  step ``h' = c h/sqrt(eps)`` (``c = 1`` RMSProp -> GD, ``c = 1-beta`` Adam (large n) ->
+  heavy ball, large n), ``sqrt(eps)/c f`` tends to the target field with step ``h'``; each
+  part (``f^0`` and the ``h`` coefficient) differs from the target's by a relative
+  ``O(g^2/eps)``: the difference vanishes like ``1/eps``.
+* claim 4 (:func:`check_signgd_flow`, Ma, Wu, E): the leading full-batch field of Adam is
+  ``-g/sqrt(g^2+eps)`` at every ``n``; RMSProp's, ``-g/sqrt(g^2(1-rho^{n+1})+eps)``, tends to it
+  at the geometric rate ``rho``.
+* claim 5 (:func:`check_large_n_rate`): ``||f_n - f_inf|| = O(n r^n)`` with ``r = max(beta, rho)``
+  (Adam), ``rho`` (RMSProp), ``beta`` (heavy ball), and ``f_n = f_inf`` for GD.  Over a fixed
+  horizon the limit ODE keeps global order 2 for Adam and GD and only order 1 for RMSProp
+  and heavy ball (:data:`LIMIT_CLAIMS`): Adam's ``n``-dependence sits in the ``O(h)`` term,
+  so ``f_n - f_inf = O(h n beta^n)`` and the flows part by ``h sum_n O(h n r^n) = O(h^2)``;
+  RMSProp's and heavy ball's sit in the ``O(1)`` term, ``f_n - f_inf = O(r^n)``, and
+  ``h sum_n r^n = O(h)``.
+* claim 6 (:func:`check_regimes`): the modified-loss forms after Remarks 3.4 and 3.7 for
+  ``|g_j| >> sqrt(eps)`` and ``|g_j| << sqrt(eps)`` (:func:`regime_parts`) differ from the limit
+  field by a relative ``O(eps / min g_j^2)`` resp. ``O(max g_j^2 / eps)``.
+
+Rates and powers are fitted in arbitrary precision (default :func:`~bea_check.precision.mp`
+at 50 digits).  The ``limit`` and ``signgd`` fields are full batch only: :meth:`bind` refuses a
+mini-batch problem with :class:`~bea_check.errors.InvalidInput`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .checks import CheckFailed, full_batch_field
+from .errors import InvalidInput
+from .losses import _grad_hvp
+from .methods import METHODS, Method, get_method
+from .precision import Context, mp
+from .problems import FullBatch, Problem
+
+__all__ = [
+    "LIMIT_CLAIMS",
+    "REGIMES",
+    "SIGNGD_CLAIM",
+    "AdamLimitField",
+    "GDLimitField",
+    "HeavyBallLimitField",
+    "LargeEpsEvidence",
+    "RMSPropLimitField",
+    "RateEvidence",
+    "RegimeEvidence",
+    "SignGDEvidence",
+    "SignGDField",
+    "check_large_eps_limit",
+    "check_large_n_rate",
+    "check_limit_order",
+    "check_regimes",
+    "check_signgd_flow",
+    "fit_geometric_rate",
+    "fit_power",
+    "large_n_rate",
+    "limit_field",
+    "limit_parts",
+    "methods",
+    "regime_parts",
+    "require_full_batch",
+    "rescaling",
+]
+
+LIMIT_CLAIMS: dict[str, tuple[float, str]] = {
+    "gd": (2.0, "at_least"),
+    "heavy-ball": (1.0, "exact"),
+    "rmsprop": (1.0, "exact"),
+    "adam": (2.0, "at_least"),
+}
+"""Global order of the large-n ODE over a fixed horizon from step 0, and the check mode.
+
+Order 2 where the ``n``-dependence of ``f_n`` sits in the ``O(h)`` term (Adam) or is absent
+(GD); exactly 1 where it sits in the ``O(1)`` term (RMSProp: ``R^n``; heavy ball: the
+momentum warm-up ``(1-beta^{n+1})/(1-beta)``)."""
+
+SIGNGD_CLAIM: tuple[float, str] = (1.0, "exact")
+"""Global order of the signGD flow ``-g/sqrt(g^2+eps)`` for full-batch Adam and RMSProp."""
+
+REGIMES: tuple[str, ...] = ("large-gradient", "small-gradient")
+"""``|g_j| >> sqrt(eps)`` and ``|g_j| << sqrt(eps)`` (Remarks 3.4 and 3.7)."""
+
+DEFAULT_DPS = 50
+"""Digits of the default context of the rate and power checks."""
+
+
+def _s(ctx: Context, x: Any) -> Any:
+    return ctx.scalar(x) if isinstance(x, (int, float)) else x
+
+
+def require_full_batch(problem: Any, field: str) -> None:
+    """Raise :class:`InvalidInput` unless ``problem`` has a single loss (``E_k = E``).
+
+    A problem's schedule always chooses among ``len(problem.losses)`` losses, so one loss is
+    exactly the full-batch case.
+    """
+    m = len(problem.losses)
+    if m != 1:
+        raise InvalidInput(
+            f"field {field!r} is full batch only (the large-n limit assumes E_k = E), but problem "
+            f"{getattr(problem, 'name', '?')!r} has {m} mini-batch losses: use --batches 1"
+        )
+
+
+# --------------------------------------------------------------------------- closed forms
+
+
+def _one_norm_grad(g: np.ndarray, hvp: Callable[[np.ndarray], np.ndarray], eps: Any, ctx: Context):
+    """``R = sqrt(g^2 + eps)`` and ``D = grad ||grad E||_{1,eps} = H (g/R)``."""
+    R = ctx.sqrt(g * g + eps)
+    return R, hvp((g / R)[:, None])[:, 0]
+
+
+def limit_parts(
+    method: str, loss: Any, theta: np.ndarray, hp: Mapping[str, float], ctx: Context
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(f^0, f^1)`` of the large-n full-batch field ``f = f^0 + h f^1`` at ``theta`` (module docstring)."""
+    g, hvp = _grad_hvp(loss, theta, ctx)
+    one = ctx.scalar(1)
+    if method == "gd":
+        return -g, -hvp(g[:, None])[:, 0] / 2
+    if method == "heavy-ball":
+        beta = ctx.scalar(hp["beta"])
+        return -g / (1 - beta), -(1 + beta) / (2 * (1 - beta) ** 3) * hvp(g[:, None])[:, 0]
+    if method in ("adam", "rmsprop"):
+        beta = ctx.scalar(hp["beta"]) if method == "adam" else 0 * one
+        rho, eps = ctx.scalar(hp["rho"]), ctx.scalar(hp["eps"])
+        A, B = (1 + rho) / (1 - rho), (1 + beta) / (1 - beta)
+        R, D = _one_norm_grad(g, hvp, eps, ctx)
+        return -g / R, (A * g * g - B * R * R) * D / (2 * R**3)
+    raise InvalidInput(f"no large-n limit for method {method!r} (choose from {', '.join(LIMIT_CLAIMS)})")
+
+
+def regime_parts(
+    method: str, regime: str, loss: Any, theta: np.ndarray, hp: Mapping[str, float], ctx: Context
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(f^0, f^1)`` of the regime approximations printed after Remarks 3.4 and 3.7.
+
+    With ``A = (1+rho)/(1-rho)``, ``B = (1+beta)/(1-beta)`` (RMSProp: ``beta = 0``, ``B = 1``):
+
+    * ``"large-gradient"`` (``|g_j| >> sqrt(eps)``):
+      ``f_j = -1/|g_j| d_j{E + h/2 (B - A) ||grad E||_{1,eps}}``, i.e. ``f^0 = -g/|g|``,
+      ``f^1 = -(B - A) D/(2|g|)`` (RMSProp: ``+rho/(1-rho) D/|g|``);
+    * ``"small-gradient"`` (``|g_j| << sqrt(eps)``):
+      ``f_j = -1/sqrt(eps) d_j{E + h/2 B ||grad E||_{1,eps}}``, i.e. ``f^0 = -g/sqrt(eps)``,
+      ``f^1 = -B D/(2 sqrt(eps))``.
+    """
+    if method not in ("adam", "rmsprop"):
+        raise InvalidInput(f"the eps regimes are Adam's and RMSProp's, not {method!r}")
+    if regime not in REGIMES:
+        raise InvalidInput(f"unknown regime {regime!r} (choose {', '.join(REGIMES)})")
+    g, hvp = _grad_hvp(loss, theta, ctx)
+    one = ctx.scalar(1)
+    beta = ctx.scalar(hp["beta"]) if method == "adam" else 0 * one
+    rho, eps = ctx.scalar(hp["rho"]), ctx.scalar(hp["eps"])
+    A, B = (1 + rho) / (1 - rho), (1 + beta) / (1 - beta)
+    _, D = _one_norm_grad(g, hvp, eps, ctx)
+    if regime == "large-gradient":
+        a = np.abs(g)
+        return -g / a, -(B - A) * D / (2 * a)
+    se = ctx.sqrt(eps)
+    return -g / se, -B * D / (2 * se)
+
+
+def _limit_scale(
+    method: str, loss: Any, theta: np.ndarray, hp: Mapping[str, float], ctx: Context, keep: np.ndarray
+) -> tuple[Any, Any]:
+    """Adam/RMSProp: norms over the components ``keep`` of the terms of ``f^0`` and ``f^1``, without
+    their cancellation (the scale of relative differences)."""
+    g, hvp = _grad_hvp(loss, theta, ctx)
+    beta = ctx.scalar(hp["beta"]) if method == "adam" else ctx.scalar(0)
+    rho, eps = ctx.scalar(hp["rho"]), ctx.scalar(hp["eps"])
+    A, B = (1 + rho) / (1 - rho), (1 + beta) / (1 - beta)
+    R, D = _one_norm_grad(g, hvp, eps, ctx)
+    t1, t2 = (A * g * g * D / (2 * R**3))[keep], (B * D / (2 * R))[keep]
+    return ctx.norm((g / R)[keep]), ctx.norm(t1) + ctx.norm(t2)
+
+
+# --------------------------------------------------------------------------- field specs
+
+
+def _bind_parts(
+    parts: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    problem: Any,
+    h: Any,
+    ctx: Context,
+    name: str,
+):
+    require_full_batch(problem, name)
+    hc = _s(ctx, h)
+
+    def field(n: int, theta: np.ndarray) -> np.ndarray:
+        f0, f1 = parts(theta)
+        return f0 + hc * f1
+
+    return field
+
+
+@dataclass(frozen=True)
+class AdamLimitField:
+    """Adam's large-n full-batch field, eq. (8) (full batch only; ``n`` is ignored)."""
+
+    beta: float
+    rho: float
+    eps: float
+    name: str = "limit"
+
+    def check_problem(self, problem: Any) -> None:
+        require_full_batch(problem, self.name)
+
+    def bind(self, problem: Any, h: Any, N: int, ctx: Context):
+        hp = {"beta": self.beta, "rho": self.rho, "eps": self.eps}
+        loss = problem.losses[0] if len(problem.losses) == 1 else None
+        return _bind_parts(lambda th: limit_parts("adam", loss, th, hp, ctx), problem, h, ctx, self.name)
+
+
+@dataclass(frozen=True)
+class RMSPropLimitField:
+    """RMSProp's large-n full-batch field (Remark 3.4; eq. (8) with ``beta = 0``)."""
+
+    rho: float
+    eps: float
+    name: str = "limit"
+
+    def check_problem(self, problem: Any) -> None:
+        require_full_batch(problem, self.name)
+
+    def bind(self, problem: Any, h: Any, N: int, ctx: Context):
+        hp = {"rho": self.rho, "eps": self.eps}
+        loss = problem.losses[0] if len(problem.losses) == 1 else None
+        return _bind_parts(lambda th: limit_parts("rmsprop", loss, th, hp, ctx), problem, h, ctx, self.name)
+
+
+@dataclass(frozen=True)
+class HeavyBallLimitField:
+    """Heavy ball's large-n full-batch field: ``-g/(1-beta) - h (1+beta)/(2(1-beta)^3) H g``."""
+
+    beta: float
+    name: str = "limit"
+
+    def check_problem(self, problem: Any) -> None:
+        require_full_batch(problem, self.name)
+
+    def bind(self, problem: Any, h: Any, N: int, ctx: Context):
+        hp = {"beta": self.beta}
+        loss = problem.losses[0] if len(problem.losses) == 1 else None
+        return _bind_parts(
+            lambda th: limit_parts("heavy-ball", loss, th, hp, ctx), problem, h, ctx, self.name
+        )
+
+
+@dataclass(frozen=True)
+class GDLimitField:
+    """GD's field has no ``n``: its large-n limit is Barrett-Dherin's ``-g - h/2 H g`` (full batch)."""
+
+    name: str = "limit"
+
+    def check_problem(self, problem: Any) -> None:
+        require_full_batch(problem, self.name)
+
+    def bind(self, problem: Any, h: Any, N: int, ctx: Context):
+        loss = problem.losses[0] if len(problem.losses) == 1 else None
+        return _bind_parts(lambda th: limit_parts("gd", loss, th, {}, ctx), problem, h, ctx, self.name)
+
+
+@dataclass(frozen=True)
+class SignGDField:
+    """The signGD-type flow ``f = -g/sqrt(g^2 + eps)`` (Ma, Wu, E; full batch only; no ``h`` term)."""
+
+    eps: float
+    name: str = "signgd"
+
+    def check_problem(self, problem: Any) -> None:
+        require_full_batch(problem, self.name)
+
+    def bind(self, problem: Any, h: Any, N: int, ctx: Context):
+        require_full_batch(problem, self.name)
+        loss, eps = problem.losses[0], ctx.scalar(self.eps)
+
+        def field(n: int, theta: np.ndarray) -> np.ndarray:
+            g = loss.grad(theta, ctx)
+            return -g / ctx.sqrt(g * g + eps)
+
+        return field
+
+
+def limit_field(method: str, **hp: float) -> Any:
+    """The ``limit`` FieldSpec of a built-in method, built from its resolved hyperparameters."""
+    if method == "adam":
+        return AdamLimitField(**hp)
+    if method == "rmsprop":
+        return RMSPropLimitField(**hp)
+    if method == "heavy-ball":
+        return HeavyBallLimitField(**hp)
+    if method == "gd":
+        return GDLimitField(**hp)
+    raise InvalidInput(f"no large-n limit for method {method!r} (choose from {', '.join(LIMIT_CLAIMS)})")
+
+
+def methods() -> list[Method]:
+    """The four built-in methods with the ``limit`` field (and ``signgd`` for Adam and RMSProp).
+
+    Claims: :data:`LIMIT_CLAIMS` (RMSProp's and heavy ball's ``limit`` and the ``signgd``
+    fields are exact-order-1 claims: judge them with ``mode="exact"``).
+    """
+    return [METHODS[name] for name in ("gd", "heavy-ball", "rmsprop", "adam")]
+
+
+# --------------------------------------------------------------------------- fits
+
+
+def fit_power(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, list[float]]:
+    """Least-squares slope of ``log y`` against ``log x``, and the pairwise slopes (in the given order)."""
+    lx, ly = np.log(np.asarray(xs, float)), np.log(np.asarray(ys, float))
+    if len(lx) < 2 or not (np.all(np.isfinite(lx)) and np.all(np.isfinite(ly))):
+        raise InvalidInput(f"a power fit needs >= 2 positive finite points, got {list(xs)}, {list(ys)}")
+    xm = lx - lx.mean()
+    slope = float((xm * (ly - ly.mean())).sum() / (xm * xm).sum())
+    return slope, [float(v) for v in np.diff(ly) / np.diff(lx)]
+
+
+def fit_geometric_rate(ns: Sequence[int], ds: Sequence[float]) -> tuple[float, float]:
+    """``(r, b)`` of the least-squares fit ``log d_n = a + b log(n+1) + n log r``.
+
+    The free power ``b`` absorbs a polynomial prefactor (Adam: ``(n+1) x^{n+1}``), so ``r`` is
+    the geometric rate itself.
+    """
+    n = np.asarray(ns, float)
+    d = np.asarray(ds, float)
+    if len(n) < 4 or not np.all(np.isfinite(d)) or np.any(d <= 0):
+        raise InvalidInput(f"a rate fit needs >= 4 positive distances, got {list(ds)}")
+    X = np.stack([np.ones_like(n), np.log(n + 1), n], axis=1)
+    coef, *_ = np.linalg.lstsq(X, np.log(d), rcond=None)
+    return float(math.exp(coef[2])), float(coef[1])
+
+
+def large_n_rate(method: str, hp: Mapping[str, float]) -> float:
+    """The geometric rate of ``||f_n - f_inf||``: ``max(beta, rho)`` Adam, ``rho`` RMSProp, ``beta``
+    heavy ball, 0 GD (no ``n``)."""
+    if method == "adam":
+        return max(float(hp["beta"]), float(hp["rho"]))
+    if method == "rmsprop":
+        return float(hp["rho"])
+    if method == "heavy-ball":
+        return float(hp["beta"])
+    if method == "gd":
+        return 0.0
+    raise InvalidInput(f"no large-n limit for method {method!r} (choose from {', '.join(LIMIT_CLAIMS)})")
+
+
+def _single_loss(problem: Problem | Any) -> Any:
+    if isinstance(problem, Problem):
+        require_full_batch(problem, "limit")
+        return problem.losses[0]
+    return problem
+
+
+def _point(problem: Any, theta: Sequence[float] | None, ctx: Context) -> np.ndarray:
+    if theta is None:
+        if not isinstance(problem, Problem):
+            raise InvalidInput("give theta when passing a loss instead of a problem")
+        theta = problem.theta0
+    return ctx.array([float(x) for x in theta])
+
+
+def _fp(ctx: Context, x: Any) -> float:
+    return float(ctx.to_float64(x))
+
+
+def _method_name(method: Method | str) -> str:
+    return method if isinstance(method, str) else method.name
+
+
+def _resolve(method: Method | str, hparams: Mapping[str, float]) -> tuple[Method, dict[str, float]]:
+    m = get_method(method) if isinstance(method, str) else method
+    return m, m.resolve(**hparams)
+
+
+def _rate_window(
+    rate: float, digits: float = 30.0, min_n: int = 40, points: int = 16
+) -> tuple[list[int], int]:
+    """Steps ``n`` at which to fit the rate, and the mp digits they need.
+
+    ``n`` runs over ``[n_hi/2, n_hi]``, ``n_hi`` the larger of ``2 min_n`` and the step where
+    ``rate^n`` reaches ``10^-digits``, so that slower secondary rates (Adam's ``min(beta, rho)``,
+    the ``rate^{2n}`` terms) have died out; the digits keep 20 more than ``rate^{n_hi}`` needs.
+    """
+    n_hi = max(2 * min_n, math.ceil(digits / -math.log10(rate)))
+    ns = sorted({round(x) for x in np.linspace(n_hi // 2, n_hi, points)})
+    return ns, math.ceil(n_hi * -math.log10(rate)) + 20
+
+
+def _distances(f: Any, g: Any, th: np.ndarray, ns: Sequence[int], ctx: Context) -> list[float]:
+    return [_fp(ctx, ctx.norm(f(n, th) - g(n, th))) for n in ns]
+
+
+@dataclass(frozen=True)
+class RateEvidence:
+    """``||f_n - f_inf||`` over ``ns`` and the fitted geometric rate (claim 5, and claim 4 for RMSProp)."""
+
+    method: str
+    field: str  # the n-dependent field compared: "corrected" (claim 5) or "leading" (claim 4)
+    claimed_rate: float
+    fitted_rate: float
+    fitted_power: float  # b in d_n ~ (n+1)^b r^n
+    ns: list[int]
+    distances: list[float]
+    dps: int
+    rel_tol: float
+
+
+def _check_rate(
+    m: Method,
+    hp: Mapping[str, float],
+    field: str,
+    loss: Any,
+    theta: Sequence[float],
+    limit: Any,
+    rate: float,
+    h: float,
+    rel_tol: float,
+    what: str,
+) -> RateEvidence:
+    fb = Problem((loss,), FullBatch(), tuple(float(x) for x in theta), "full batch")
+    if rate == 0:  # no n-dependence: f_n equals the limit at every n (to rounding)
+        ns, dps = [0, 1, 2, 5, 10, 50], 50
+    else:
+        ns, dps = _rate_window(rate)
+    ctx = mp(dps)
+    with ctx.scope():
+        th = ctx.array(list(fb.theta0))
+        f = m.field(field, hp).bind(fb, ctx.scalar(h), ns[-1] + 1, ctx)
+        lim = limit.bind(fb, ctx.scalar(h), ns[-1] + 1, ctx)
+        ds = _distances(f, lim, th, ns, ctx)
+        size = max(_fp(ctx, ctx.norm(lim(0, th))), 1e-300)
+    head = f"{what}: {m.name} field {field} against {getattr(limit, 'name', limit)!r} ({dict(hp)}, h = {h:g})"
+    table = ", ".join(f"n={n}: {d:.3g}" for n, d in zip(ns, ds, strict=True))
+    if rate == 0:
+        worst = max(ds) / size
+        if worst > 1e-30:
+            raise CheckFailed(
+                f"fail: {head}: f_n should equal the limit, |f_n - f_inf|/|f| = {worst:.3g}\n{table}"
+            )
+        return RateEvidence(m.name, field, 0.0, 0.0, 0.0, ns, ds, dps, rel_tol)
+    if min(ds) <= 0 or ds[-1] / size > 1e-10 or ds[0] / size > 1e-5:
+        raise CheckFailed(
+            f"fail: {head}: ||f_n - f_inf|| does not decay to zero like {rate:g}^n "
+            f"(relative {ds[0] / size:.3g} at n = {ns[0]}, {ds[-1] / size:.3g} at n = {ns[-1]})\n{table}"
+        )
+    r, b = fit_geometric_rate(ns, ds)
+    if not abs(r / rate - 1) <= rel_tol:
+        raise CheckFailed(
+            f"fail: {head}: fitted geometric rate {r:.5g} (d_n ~ (n+1)^{b:.2f} r^n over "
+            f"n = {ns[0]}..{ns[-1]}, {dps} digits) is not the claimed {rate:g} within {rel_tol:.0%}\n{table}"
+        )
+    return RateEvidence(m.name, field, rate, r, b, ns, ds, dps, rel_tol)
+
+
+def check_large_n_rate(
+    method: Method | str,
+    problem: Problem | Any,
+    hparams: Mapping[str, float],
+    *,
+    theta: Sequence[float] | None = None,
+    h: float = 0.01,
+    limit: Any = None,
+    rate: float | None = None,
+    rel_tol: float = 0.05,
+) -> RateEvidence:
+    """Claim 5: the full-batch corrected field tends to its large-n form at a geometric rate.
+
+    ``d_n = ||f_n(theta) - f_inf(theta)||_2`` is computed in mp over ``n in [n_hi/2, n_hi]``
+    (:func:`_rate_window`: ``rate^{n_hi} ~ 1e-30``, at least ``n_hi = 80``, with 20 spare
+    digits) and fitted as ``(n+1)^b r^n`` (:func:`fit_geometric_rate`); passes when
+    ``|r/rate - 1| <= rel_tol``, ``rate`` defaulting to :func:`large_n_rate`.  GD's field has no
+    ``n``: then ``f_n`` must equal the limit.  ``problem`` is a full-batch problem or a loss
+    (then ``theta`` is required); ``limit`` overrides the product's limit FieldSpec.
+    Raises :class:`CheckFailed` with the table of distances.
+    """
+    m, hp = _resolve(method, hparams)
+    loss = _single_loss(problem)
+    with mp(DEFAULT_DPS).scope() as c:
+        th = [float(x) for x in c.to_float64(_point(problem, theta, c))]
+    r = large_n_rate(m.name, hp) if rate is None else float(rate)
+    spec = limit_field(m.name, **hp) if limit is None else limit
+    return _check_rate(m, hp, "corrected", loss, th, spec, r, h, rel_tol, "large-n rate")
+
+
+# --------------------------------------------------------------------------- claim 4: signGD
+
+
+@dataclass(frozen=True)
+class SignGDEvidence:
+    """Claim 4: Adam's leading field equals signGD (worst ratio to rounding), RMSProp's tends to it."""
+
+    method: str
+    worst_ratio: float  # |leading part - signGD| / (|g|/R) where they must be equal (Adam, and the limit)
+    bound: float
+    rate: RateEvidence | None  # RMSProp: its leading field tends to signGD at rate rho
+
+
+def check_signgd_flow(
+    method: Method | str,
+    problem: Problem | Any,
+    hparams: Mapping[str, float],
+    *,
+    theta: Sequence[float] | None = None,
+    n_values: Sequence[int] = (0, 1, 2, 5, 10, 30),
+    signgd: Any = None,
+    rel_tol: float = 0.05,
+    dps: int = DEFAULT_DPS,
+) -> SignGDEvidence:
+    """Claim 4 (Ma, Wu, E): the leading full-batch large-n field is the signGD flow ``-g/sqrt(g^2+eps)``.
+
+    In mp at ``dps`` digits (at least 40): the ``h^0`` part of the large-n field equals
+    ``signgd`` (default :class:`SignGDField`) to ``1e-25`` relative; Adam's leading field (the
+    engine's, bias-corrected moments) equals it at every ``n`` in ``n_values``; RMSProp's
+    leading field tends to it at the geometric rate ``rho`` (as in :func:`check_large_n_rate`).
+    """
+    m, hp = _resolve(method, hparams)
+    if m.name not in ("adam", "rmsprop"):
+        raise InvalidInput(f"the signGD flow is the leading field of adam and rmsprop, not {m.name!r}")
+    if dps < 40:
+        raise InvalidInput(f"check_signgd_flow needs at least 40 digits, got {dps}")
+    loss = _single_loss(problem)
+    spec = SignGDField(eps=hp["eps"]) if signgd is None else signgd
+    ctx = mp(dps)
+    bound = 1e-25
+    worst = 0.0
+    with ctx.scope():
+        th = _point(problem, theta, ctx)
+        fb = Problem((loss,), FullBatch(), tuple(float(x) for x in ctx.to_float64(th)), "full batch")
+        ns = sorted({int(n) for n in n_values})
+        sg = spec.bind(fb, ctx.scalar(0), ns[-1] + 1, ctx)
+        g = loss.grad(th, ctx)
+        scale = ctx.to_float64(np.abs(g) / ctx.sqrt(g * g + ctx.scalar(hp["eps"])))
+        want = sg(0, th)
+        pairs = [("large-n field at h = 0", limit_parts(m.name, loss, th, hp, ctx)[0])]
+        if m.name == "adam":
+            lead = m.field("leading", hp).bind(fb, ctx.scalar(0.01), ns[-1] + 1, ctx)
+            pairs += [(f"leading field at n = {n}", lead(n, th)) for n in ns]
+        for label, got in pairs:
+            ratio = ctx.to_float64(np.abs(got - want)) / np.maximum(scale, 1e-300)
+            worst = max(worst, float(ratio.max()))
+            if not ratio.max() <= bound:
+                raise CheckFailed(
+                    f"fail: signGD flow of {m.name} ({dict(hp)}): {label} differs from {spec.name!r} by "
+                    f"{float(ratio.max()):.3g} x |g|/R (allowed {bound:g})\n"
+                    f"field {list(map(float, ctx.to_float64(got)))}\n"
+                    f"signGD {list(map(float, ctx.to_float64(want)))}"
+                )
+    rate = None
+    if m.name == "rmsprop":
+        pt = [float(x) for x in fb.theta0]
+        rate = _check_rate(m, hp, "leading", loss, pt, spec, float(hp["rho"]), 0.01, rel_tol, "signGD limit")
+    return SignGDEvidence(m.name, worst, bound, rate)
+
+
+# --------------------------------------------------------------------------- power fits (claims 3, 6)
+
+DECADES: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8)
+"""The small parameter ``x = 10^-k`` of the eps checks (claims 3 and 6), ``k`` in these."""
+
+VANISHING = 1e-30
+"""A part whose size is below this fraction of the leading part's is zero at ``theta`` (e.g. ``H g = 0``)."""
+
+
+def _check_power(
+    what: str, xs: Sequence[float], errs: Mapping[str, list[float] | None], tol: float
+) -> dict[str, float | None]:
+    """Each series must vanish at least linearly in ``x -> 0``: the two finest pairwise slopes of
+    ``log err`` against ``log x`` are ``>= 1 - tol``.  Returns the fitted slopes (``None`` for a part
+    that vanishes identically at the point).
+
+    At least, not exactly: the first-order coefficient of an expansion can vanish at special
+    hyperparameters (large gradients, ``h`` coefficient: ``(1+beta)/(1-beta) = 3 (1+rho)/(1-rho)``),
+    and then the difference is ``O(x^2)``.  The finest slopes decide, as in an order study.
+    """
+    out: dict[str, float | None] = {}
+    for label, es in errs.items():
+        if es is None:
+            out[label] = None
+            continue
+        rows = "\n".join(f"  x = {x:.3g}: {e:.4g}" for x, e in zip(xs, es, strict=True))
+        if min(es) <= 0:
+            raise CheckFailed(f"fail: {what}: {label} difference is exactly zero at some x\n{rows}")
+        slope, pairs = fit_power(xs, es)
+        if not min(pairs[-2:]) >= 1 - tol:
+            raise CheckFailed(
+                f"fail: {what}: {label} relative difference vanishes like x^{slope:.3f} (pairwise "
+                f"{', '.join(f'{p:.3f}' for p in pairs)}), claimed at least x^1 "
+                f"(finest slopes >= {1 - tol:g})\n{rows}"
+            )
+        out[label] = slope
+    return out
+
+
+def _grad_extremes(loss: Any, th: np.ndarray, ctx: Context) -> tuple[Any, Any, np.ndarray]:
+    """``min g_j^2`` over the nonzero components, ``max g_j^2``, and the mask ``g_j != 0``, in ``ctx``
+    numbers (MPFR's exponent range: components like ``1e-269`` square without underflow)."""
+    g2 = loss.grad(th, ctx) ** 2
+    nonzero = np.array([bool(v != 0) for v in g2])
+    if not nonzero.any():
+        raise InvalidInput("the gradient vanishes at theta: the eps limits say nothing there")
+    return min(g2[nonzero]), max(g2), nonzero
+
+
+def _rel(ctx: Context, a: np.ndarray, b: np.ndarray, scale: Any) -> float:
+    return _fp(ctx, ctx.norm(a - b)) / max(_fp(ctx, scale), 1e-300)
+
+
+def _parts_series(
+    pairs: list[tuple[Any, Any, Any, Any, Any, Any]], ctx: Context
+) -> tuple[list[float], list[float] | None]:
+    """Relative differences of both parts; ``(got0, want0, scale0, got1, want1, scale1)`` per ``x``.
+
+    The ``h`` coefficient is dropped (``None``) when its scale vanishes against the leading part's
+    at every ``x`` (then both sides are zero and there is nothing to compare).
+    """
+    lead = [_rel(ctx, a0, b0, s0) for a0, b0, s0, *_ in pairs]
+    vanish = all(_fp(ctx, s1) <= VANISHING * _fp(ctx, s0) for _, _, s0, _, _, s1 in pairs)
+    corr = None if vanish else [_rel(ctx, a1, b1, s1) for *_, a1, b1, s1 in pairs]
+    return lead, corr
+
+
+# --------------------------------------------------------------------------- claim 3: eps -> infinity
+
+
+def rescaling(method: str, eps: Any, hp: Mapping[str, float], ctx: Context) -> tuple[Any, Any, str, dict]:
+    """Examples 3.5 / 3.8: ``(field_factor, step_factor, target, target_hp)``.
+
+    With ``c = 1`` (RMSProp -> GD) or ``c = 1-beta`` (Adam -> heavy ball), the optimizer is the
+    target with step ``h' = c h/sqrt(eps)`` (``step_factor = c/sqrt(eps)``); in the target's time
+    ``t' = (h'/h) t`` the field is ``sqrt(eps)/c f`` (``field_factor``).
+    """
+    se = ctx.sqrt(eps)
+    if method == "rmsprop":
+        return se, 1 / se, "gd", {}
+    if method == "adam":
+        c = 1 - ctx.scalar(hp["beta"])
+        return se / c, c / se, "heavy-ball", {"beta": hp["beta"]}
+    raise InvalidInput(f"the large-eps limit is RMSProp's (Example 3.5) or Adam's (3.8), not {method!r}")
+
+
+@dataclass(frozen=True)
+class LargeEpsEvidence:
+    """Claim 3: relative differences of the rescaled parts against ``x = max g^2/eps``, fitted slopes."""
+
+    method: str
+    target: str
+    n: int | None  # None: the large-n field
+    x: list[float]
+    eps: list[float]
+    leading: list[float]  # ||sqrt(eps)/c f^0 - f_T^0|| / ||f_T^0||
+    correction: list[float] | None  # ||sqrt(eps)/c f^1 - c/sqrt(eps) f_T^1|| / ||c/sqrt(eps) f_T^1||
+    slopes: dict[str, float | None]
+
+
+def check_large_eps_limit(
+    method: Method | str,
+    problem: Problem | Any,
+    hparams: Mapping[str, float],
+    *,
+    theta: Sequence[float] | None = None,
+    n: int | None = None,
+    decades: Sequence[float] = DECADES,
+    tol: float = 0.1,
+    dps: int = DEFAULT_DPS,
+    rescale: Callable[..., tuple[Any, Any, str, dict]] = rescaling,
+) -> LargeEpsEvidence:
+    """Claim 3 (Examples 3.5 and 3.8): as ``eps -> infinity`` the rescaled field tends to GD / heavy ball.
+
+    ``f = f^0 + h f^1`` is RMSProp's full-batch field at step ``n`` (Remark 3.4; ``n=None``: the
+    large-n field) or Adam's large-n field (eq. (8); Example 3.8 needs large ``n``: Adam's
+    finite-``n`` field keeps an ``O(h n beta^n / sqrt(eps))`` gap).  With :func:`rescaling`,
+    ``sqrt(eps)/c f^0`` must tend to the target's ``f_T^0`` and ``sqrt(eps)/c f^1`` to
+    ``c/sqrt(eps) f_T^1`` (the target's ``h'`` coefficient).  Expanding ``1/sqrt(g^2 + eps)`` in
+    ``x = max_j g_j^2 / eps``, both relative differences are ``O(x)``: the difference vanishes like
+    ``1/eps``.  Checked on ``x = 10^-k``, ``k in decades``, in mp at ``dps`` digits
+    (:func:`_check_power`).  ``hparams['eps']`` is ignored.
+    """
+    name = _method_name(method)
+    m, hp = _resolve(method, {k: v for k, v in hparams.items() if k != "eps"})
+    if name == "adam" and n is not None:
+        raise InvalidInput("Example 3.8 holds for large n only: Adam's large-eps limit takes n=None")
+    loss = _single_loss(problem)
+    ctx = mp(dps)
+    rows, xs, eps_list = [], [], []
+    target = "?"
+    with ctx.scope():
+        th = _point(problem, theta, ctx)
+        _, g2max, _ = _grad_extremes(loss, th, ctx)
+        for k in decades:
+            x = ctx.scalar(10) ** ctx.scalar(-float(k))
+            eps = g2max / x
+            hpk = {**hp, "eps": eps}
+            if n is None:
+                f0, f1 = limit_parts(m.name, loss, th, hpk, ctx)
+            else:
+                f0 = full_batch_field(m.name, "corrected", loss, th, ctx.scalar(0), [n], hpk, ctx)[0]
+                f1 = full_batch_field(m.name, "corrected", loss, th, ctx.scalar(1), [n], hpk, ctx)[0] - f0
+            ff, sf, target, thp = rescale(m.name, eps, hpk, ctx)
+            t0, t1 = limit_parts(target, loss, th, thp, ctx)
+            rows.append((ff * f0, t0, ctx.norm(t0), ff * f1, sf * t1, ctx.norm(sf * t1)))
+            xs.append(_fp(ctx, x))
+            eps_list.append(_fp(ctx, eps))
+        lead, corr = _parts_series(rows, ctx)
+    what = (
+        f"large-eps limit of {m.name} ({dict(hp)}, {'large n' if n is None else f'n = {n}'}) "
+        f"against {target} rescaled"
+    )
+    slopes = _check_power(what, xs, {"leading part": lead, "h coefficient": corr}, tol)
+    return LargeEpsEvidence(m.name, target, n, xs, eps_list, lead, corr, slopes)
+
+
+# --------------------------------------------------------------------------- claim 6: regimes
+
+
+@dataclass(frozen=True)
+class RegimeEvidence:
+    """Claim 6: relative differences of a regime approximation against the small parameter ``x``."""
+
+    method: str
+    regime: str
+    x: list[float]  # eps / min g^2 (large-gradient) or max g^2 / eps (small-gradient)
+    eps: list[float]
+    leading: list[float]
+    correction: list[float] | None
+    slopes: dict[str, float | None]
+
+
+def check_regimes(
+    method: Method | str,
+    problem: Problem | Any,
+    hparams: Mapping[str, float],
+    regime: str,
+    *,
+    theta: Sequence[float] | None = None,
+    decades: Sequence[float] = DECADES,
+    tol: float = 0.1,
+    dps: int = DEFAULT_DPS,
+    approx: Callable[..., tuple[np.ndarray, np.ndarray]] = regime_parts,
+) -> RegimeEvidence:
+    """Claim 6: the regime forms after Remarks 3.4 / 3.7 approach the large-n field linearly.
+
+    Expanding ``1/sqrt(g_j^2 + eps)`` in ``eps/g_j^2`` (large gradients) or in ``g_j^2/eps``
+    (small gradients) gives relative differences ``O(x)`` for both parts ``f^0`` and ``f^1``,
+    ``x = eps / min_j g_j^2`` resp. ``x = max_j g_j^2 / eps``.  Components with ``g_j = 0`` are in
+    the large-gradient regime at no ``eps`` and are left out of that comparison.  Relative to the size of the
+    limit's terms (``||g/R||`` and ``||A g^2 D/(2R^3)|| + ||B D/(2R)||``, so that ``A = B`` cancels
+    nothing), the differences must vanish at least like ``x`` on ``x = 10^-k``, ``k in decades``
+    (:func:`_check_power`; mp at ``dps`` digits).  ``hparams['eps']`` is ignored.
+    """
+    m, hp = _resolve(method, {k: v for k, v in hparams.items() if k != "eps"})
+    if regime not in REGIMES:
+        raise InvalidInput(f"unknown regime {regime!r} (choose {', '.join(REGIMES)})")
+    loss = _single_loss(problem)
+    ctx = mp(dps)
+    rows, xs, eps_list = [], [], []
+    with ctx.scope():
+        th = _point(problem, theta, ctx)
+        g2min, g2max, nonzero = _grad_extremes(loss, th, ctx)
+        # a component with g_j = 0 is in the large-gradient regime at no eps: left out
+        keep = nonzero if regime == "large-gradient" else np.ones(len(th), dtype=bool)
+        for k in decades:
+            x = ctx.scalar(10) ** ctx.scalar(-float(k))
+            eps = g2min * x if regime == "large-gradient" else g2max / x
+            hpk = {**hp, "eps": eps}
+            e0, e1 = (v[keep] for v in limit_parts(m.name, loss, th, hpk, ctx))
+            a0, a1 = (v[keep] for v in approx(m.name, regime, loss, th, hpk, ctx))
+            s0, s1 = _limit_scale(m.name, loss, th, hpk, ctx, keep)
+            rows.append((e0, a0, s0, e1, a1, s1))
+            xs.append(_fp(ctx, x))
+            eps_list.append(_fp(ctx, eps))
+        lead, corr = _parts_series(rows, ctx)
+    what = f"{regime} regime of {m.name} ({dict(hp)})"
+    slopes = _check_power(what, xs, {"leading part": lead, "h coefficient": corr}, tol)
+    return RegimeEvidence(m.name, regime, xs, eps_list, lead, corr, slopes)
+
+
+# --------------------------------------------------------------------------- claim 5 (and 4): global orders
+
+
+def check_limit_order(
+    method: Method | str,
+    problem: Problem,
+    hparams: Mapping[str, float],
+    *,
+    field: str = "limit",
+    steps: Sequence[float],
+    horizon: float,
+    ctx: Context | None = None,
+    tol: float = 0.2,
+    finest: float | None = None,
+) -> Any:
+    """The global order of the ``limit`` (or ``signgd``) field over a fixed horizon from step 0.
+
+    Claims: :data:`LIMIT_CLAIMS` for ``limit`` (Adam, GD at least 2; RMSProp, heavy ball exactly 1)
+    and :data:`SIGNGD_CLAIM` (exactly 1) for ``signgd``; judged by
+    :func:`bea_check.checks.check_global_order` (same refinement, verdicts and exceptions).
+    ``problem`` must be full batch.
+    """
+    from .checks import check_global_order
+    from .precision import F64
+
+    name = _method_name(method)
+    if field == "limit":
+        order, mode = LIMIT_CLAIMS[name] if name in LIMIT_CLAIMS else (None, None)
+    elif field == "signgd" and name in ("adam", "rmsprop"):
+        order, mode = SIGNGD_CLAIM
+    else:
+        order, mode = None, None
+    if order is None:
+        raise InvalidInput(f"no {field!r} field for method {name!r}")
+    require_full_batch(problem, field)
+    ext = {m.name: m for m in methods()}[name]
+    return check_global_order(
+        ext,
+        field,
+        problem,
+        hparams,
+        steps=steps,
+        horizon=horizon,
+        ctx=F64 if ctx is None else ctx,
+        expected_order=order,
+        mode=mode,
+        tol=tol,
+        finest=finest,
+    )
