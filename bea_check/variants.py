@@ -1,0 +1,500 @@
+"""RMSProp and Adam with eps *outside* the root (the textbook forms), their fields and their domain.
+
+Optimizers (FORMULAS.md, "eps-outside variants"; ``nu^0 = m^0 = 0``)::
+
+    RMSProp:  nu' = rho nu + (1-rho) g_n^2,        theta' = theta - h g_n / (sqrt(nu') + eps)
+    Adam:     m'  = beta m + (1-beta) g_n, nu' as above,
+              theta' = theta - h (m'/(1-beta^{n+1})) / (sqrt(nu'/(1-rho^{n+1})) + eps)
+
+Modified fields by the general recipe (derivation in ``docs/eps_outside.md``).  With all
+gradients at the current point, ``M^l`` the (bias-corrected, for Adam) first moment
+(RMSProp: ``M^l = g_l``), ``N^l = sqrt(nu^l)`` the root of the second moment (bias corrected
+for Adam), ``Q^l = N^l + eps``, ``V_l = M^l / Q^l``, ``S_k = sum_{l=k}^{n-1} V_l`` and the
+weights ``a_k``, ``b_k`` of Theorem 3.6 (RMSProp: ``b_k = w_k = rho^{n-k}(1-rho)``, ``L = 0``,
+``Lbar = H_n V_n``)::
+
+    f_n = -M^n/Q^n + h [ M^n (2P + Pbar) / (2 N^n (Q^n)^2) - (2L + Lbar) / (2 Q^n) ]
+
+with ``L, Lbar, P, Pbar`` exactly as in Theorems 3.3 and 3.6.  Compared with eps inside,
+``R = sqrt(nu + eps)`` becomes ``Q = sqrt(nu) + eps`` and ``R^3 = R R^2`` becomes ``N Q^2``
+(the derivative of ``sqrt(nu)`` is ``1/(2N)``, no longer ``1/(2R)``).  ``1/N`` is unbounded
+where ``nu`` vanishes: the claims (leading order 1, corrected order 2) are made only where no
+gradient component comes near zero, the paper's assumption for this case.
+
+:func:`instances` draws problems in that domain by construction (:func:`dominant_linear_family`):
+each batch is a linear term ``a_b . theta`` with ``|a_bj| in [1, 1.5]`` plus a polynomial whose
+gradient is at most ``DELTA = 0.25`` in every component on the box ``[-BOX, BOX]^p``, so
+``|g_bj| >= 0.75`` there, and every trajectory over the drawn horizon stays inside the box
+(see :func:`speed_bound`).  :func:`methods` builds the registry entries ``rmsprop-outside`` and
+``adam-outside``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+
+from .fields import BoundField, _Bound
+from .losses import Polynomial
+from .methods import Method, Range
+from .optimizers import AdamState, RMSPropState
+from .precision import Context
+from .problems import Problem
+from .solve import steps_in_horizon
+from .strategies import (
+    _SEEDS,
+    LOSSES,
+    SCHEDULES,
+    Instance,
+    _aligned_horizon,
+    _min_steps_per_horizon,
+    _schedules,
+)
+
+__all__ = [
+    "BOX",
+    "DECAY_GAP",
+    "DELTA",
+    "LINEAR_RANGE",
+    "MARGIN",
+    "THETA0_BOX",
+    "AdamOutside",
+    "AdamOutsideField",
+    "RMSPropOutside",
+    "RMSPropOutsideField",
+    "adam_outside_form",
+    "dominant_linear_family",
+    "gradient_margin",
+    "hyperparameter_domain",
+    "instances",
+    "max_horizon_for",
+    "methods",
+    "rmsprop_outside_form",
+    "speed_bound",
+]
+
+# --------------------------------------------------------------------------- optimizers
+
+
+@dataclass(frozen=True)
+class RMSPropOutside:
+    """RMSProp, eps outside the root: ``theta' = theta - h g / (sqrt(nu') + eps)``, no bias correction."""
+
+    rho: float
+    eps: float
+    name = "rmsprop-outside"
+
+    def init(self, theta0: np.ndarray, ctx: Context) -> RMSPropState:
+        return RMSPropState(ctx.zeros(len(theta0)))
+
+    def step(self, n: int, theta: np.ndarray, g: np.ndarray, state: RMSPropState, h: Any, ctx: Context):
+        rho = ctx.scalar(self.rho)
+        nu = rho * state.nu + (1 - rho) * (g * g)
+        return theta - h * g / (ctx.sqrt(nu) + ctx.scalar(self.eps)), RMSPropState(nu)
+
+
+@dataclass(frozen=True)
+class AdamOutside:
+    """Adam, eps outside the root: ``theta' = theta - h mhat / (sqrt(nuhat) + eps)`` (both moments bias
+    corrected)."""
+
+    beta: float
+    rho: float
+    eps: float
+    name = "adam-outside"
+
+    def init(self, theta0: np.ndarray, ctx: Context) -> AdamState:
+        return AdamState(ctx.zeros(len(theta0)), ctx.zeros(len(theta0)))
+
+    def step(self, n: int, theta: np.ndarray, g: np.ndarray, state: AdamState, h: Any, ctx: Context):
+        beta, rho = ctx.scalar(self.beta), ctx.scalar(self.rho)
+        m = beta * state.m + (1 - beta) * g
+        nu = rho * state.nu + (1 - rho) * (g * g)
+        mhat = m / (1 - beta ** (n + 1))
+        nuhat = nu / (1 - rho ** (n + 1))
+        return theta - h * mhat / (ctx.sqrt(nuhat) + ctx.scalar(self.eps)), AdamState(m, nu)
+
+
+# --------------------------------------------------------------------------- fields
+
+
+@dataclass(frozen=True)
+class RMSPropOutsideField:
+    """RMSProp, eps outside: with ``w_k = rho^{n-k}(1-rho)``, ``N^l = sqrt(sum_k w_k g_k^2)``,
+    ``Q = N + eps``, ``V_l = g_l/Q^l``, ``P = sum_k w_k g_k (H_k S_k)``, ``Pbar = sum_k w_k g_k (H_k V_n)``:
+    ``f_n = -g_n/Q^n + h [g_n (2P + Pbar)/(2 N^n (Q^n)^2) - H_n V_n/(2 Q^n)]``."""
+
+    rho: float
+    eps: float
+    name: str = "corrected"
+
+    def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
+        b = _Bound(problem, h, N, ctx)
+        eps = ctx.scalar(self.eps)
+        mem = b.memory(ctx.scalar(self.rho), bias_corrected=False)
+        U, idx = mem.U, b.idx
+        corrected = self.name == "corrected"
+
+        def field(n: int, theta: np.ndarray) -> np.ndarray:
+            if not corrected:
+                G = b.grads(n, theta)
+                return -G[..., idx[n], :] / (ctx.sqrt(U[n] @ (G * G)) + eps)
+            G, hv = b.curvature(n, theta)
+            Nr = ctx.sqrt(U[: n + 1] @ (G * G))  # N^l, l = 0..n
+            Q = Nr + eps
+            V = G[..., idx[: n + 1], :] / Q
+            gn, Nn, Qn, Vn = G[..., idx[n], :], Nr[..., n, :], Q[..., n, :], V[..., n, :]
+            X = mem.regroup(n) @ V[..., :n, :]  # sum_{k in b} w_k S_k
+            HX = hv(X, Vn)
+            P = (G * HX[..., 0]).sum(axis=-2)
+            Pbar = U[n] @ (G * HX[..., 1])
+            f1 = gn * (2 * P + Pbar) / (2 * Nn * Qn * Qn) - HX[..., idx[n], :, 1] / (2 * Qn)
+            return -gn / Qn + b.h * f1
+
+        field.vectorized = True  # type: ignore[attr-defined]
+        return field
+
+
+@dataclass(frozen=True)
+class AdamOutsideField:
+    """Adam, eps outside: bias-corrected ``M^l``, ``N^l = sqrt(nuhat^l)``, ``Q = N + eps``, ``V_l = M^l/Q^l``,
+    ``L, Lbar, P, Pbar`` as in Theorem 3.6:
+    ``f_n = -M^n/Q^n + h [M^n (2P + Pbar)/(2 N^n (Q^n)^2) - (2L + Lbar)/(2 Q^n)]``."""
+
+    beta: float
+    rho: float
+    eps: float
+    name: str = "corrected"
+
+    def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
+        b = _Bound(problem, h, N, ctx)
+        eps = ctx.scalar(self.eps)
+        mb = b.memory(ctx.scalar(self.beta), bias_corrected=True)
+        mr = b.memory(ctx.scalar(self.rho), bias_corrected=True)
+        Cb, Cr = mb.C, mr.C
+        corrected = self.name == "corrected"
+
+        def field(n: int, theta: np.ndarray) -> np.ndarray:
+            if not corrected:
+                G = b.grads(n, theta)
+                return -(Cb[n] @ G) / (ctx.sqrt(Cr[n] @ (G * G)) + eps)
+            G, hv = b.curvature(n, theta)
+            M = Cb[: n + 1] @ G  # M^l, l = 0..n
+            Nr = ctx.sqrt(Cr[: n + 1] @ (G * G))  # N^l
+            Q = Nr + eps
+            V = M / Q
+            Mn, Nn, Qn, Vn = M[..., n, :], Nr[..., n, :], Q[..., n, :], V[..., n, :]
+            Xa = mb.regroup(n) @ V[..., :n, :]  # sum_{k in b} a_k S_k
+            Xb = mr.regroup(n) @ V[..., :n, :]  # sum_{k in b} b_k S_k
+            HX = hv(Xa, Xb, Vn)
+            L = HX[..., 0].sum(axis=-2)
+            Lbar = Cb[n] @ HX[..., 2]
+            P = (G * HX[..., 1]).sum(axis=-2)
+            Pbar = Cr[n] @ (G * HX[..., 2])
+            f1 = Mn * (2 * P + Pbar) / (2 * Nn * Qn * Qn) - (2 * L + Lbar) / (2 * Qn)
+            return -Mn / Qn + b.h * f1
+
+        field.vectorized = True  # type: ignore[attr-defined]
+        return field
+
+
+# --------------------------------------------------------------------------- the claim's domain
+
+LINEAR_RANGE = (1.0, 1.5)
+"""``|a_bj|`` of the dominant linear term of every batch lies in this range (random sign)."""
+
+DELTA = 0.25
+"""Bound on every component of the nonlinear part's gradient on the box: ``|g_bj| >= 1 - DELTA``."""
+
+BOX = 1.5
+"""The bound ``|g_bj - a_bj| <= DELTA`` holds on ``[-BOX, BOX]^p``."""
+
+THETA0_BOX = 0.25
+"""Starting points are drawn in ``[-THETA0_BOX, THETA0_BOX]^p``."""
+
+MARGIN = 0.1
+"""Room left in the box for the ``O(h)`` part of the corrected field: the leading dynamics reach at
+most ``BOX - MARGIN`` (:func:`max_horizon_for`)."""
+
+DECAY_MIN = 0.05
+"""Smallest ``beta``, ``rho`` drawn."""
+
+DECAY_GAP = 0.15
+"""Adam: ``|beta - rho| >= DECAY_GAP`` in the drawn instances.  On a full batch with ``eps << g^2`` the
+eps-outside correction is proportional to ``c_rho(n) - c_beta(n)`` (``docs/eps_outside.md``): at
+``beta = rho`` it vanishes and the *leading* field is already order 2, so the order-1 claim of the
+leading field needs the gap (the corrected field's claim holds either way)."""
+
+_BIAS_CORRECTED = {"rmsprop-outside": False, "adam-outside": True}
+
+
+def speed_bound(method: str, max_decay: float) -> float:
+    """Bound on ``|theta_j^{n+1} - theta_j^n| / h`` and on ``|f_n^0(theta)_j|`` while ``theta`` is in the box.
+
+    With ``1 - DELTA <= |g_bj| <= LINEAR_RANGE[1] + DELTA =: G`` there: Adam's bias-corrected weights
+    sum to one, so ``|mhat_j| <= G`` and ``sqrt(nuhat_j) >= 1 - DELTA``; RMSProp's weights sum to
+    ``1 - rho^{n+1} >= 1 - rho``, so ``sqrt(nu_j) >= (1 - DELTA) sqrt(1 - rho)``.  Hence at most
+    ``G / (1 - DELTA)`` (Adam) and ``G / ((1 - DELTA) sqrt(1 - max_decay))`` (RMSProp).
+    """
+    ratio = (LINEAR_RANGE[1] + DELTA) / (1 - DELTA)
+    return ratio if _BIAS_CORRECTED[method] else ratio / math.sqrt(1 - max_decay)
+
+
+def max_horizon_for(method: str, max_decay: float) -> float:
+    """Longest horizon whose leading dynamics provably stay in ``[-(BOX - MARGIN), BOX - MARGIN]^p``:
+    ``(BOX - MARGIN - THETA0_BOX) / speed_bound`` (0.31 for RMSProp at ``max_decay = 0.6``, 0.49 for Adam)."""
+    return (BOX - MARGIN - THETA0_BOX) / speed_bound(method, max_decay)
+
+
+def _gradient_bound(poly: Polynomial, radius: float) -> float:
+    """``max_j sup_{|theta_i| <= radius} |d_j poly|``, bounded term by term by
+    ``sum_t |c_t| e_tj radius^{deg_t - 1}`` (``radius >= 1``)."""
+    e = poly.exponents
+    deg = e.sum(axis=1)
+    terms = np.abs(poly.coeffs)[:, None] * e * float(radius) ** np.maximum(deg - 1, 0)[:, None]
+    return float(terms.sum(axis=0).max())
+
+
+def dominant_linear_family(dim: int, m: int, seed: int) -> tuple[Polynomial, ...]:
+    """``m`` batch losses ``E_b = a_b . theta + lambda_b P_b(theta)``, seeded.
+
+    ``a_bj = s_bj u_bj`` with random signs ``s_bj`` and ``u_bj ~ U(LINEAR_RANGE)``; ``P_b`` the
+    quadratic and cubic terms of ``Polynomial.random(dim, 3)`` (its linear terms dropped), scaled by
+    ``lambda_b = DELTA / B_b``, where ``B_b`` bounds ``max_j |d_j P_b|`` on ``[-BOX, BOX]^p`` term by
+    term.  So on the box ``|d_j E_b - a_bj| <= DELTA`` and ``|d_j E_b| >= LINEAR_RANGE[0] - DELTA``
+    for every batch and component.
+    """
+    rng = np.random.default_rng([seed, 7])
+    out = []
+    for _ in range(m):
+        a = rng.choice([-1.0, 1.0], dim) * rng.uniform(*LINEAR_RANGE, dim)
+        full = Polynomial.random(dim, 3, rng)
+        keep = full.exponents.sum(axis=1) >= 2
+        P = Polynomial(full.coeffs[keep], full.exponents[keep])
+        lam = DELTA / _gradient_bound(P, BOX)
+        terms = {tuple(int(x) for x in e): lam * float(c) for c, e in zip(P.coeffs, P.exponents, strict=True)}
+        for j in range(dim):
+            key = tuple(int(i == j) for i in range(dim))
+            terms[key] = terms.get(key, 0.0) + float(a[j])
+        out.append(Polynomial.from_terms(terms, dim))
+    return tuple(out)
+
+
+def gradient_margin(problem: Problem, thetas: np.ndarray) -> float:
+    """``min |d_j E_b(theta)|`` over the points ``thetas`` (rows), every batch ``b`` and component ``j``
+    (in float64): how far the gradient components stay from zero along a trajectory."""
+    from .precision import F64
+
+    pts = np.asarray(thetas, dtype=np.float64)
+    return float(min(np.min(np.abs(loss.grad(th, F64))) for th in pts for loss in problem.losses))
+
+
+def _outside_method(method: str | Method) -> Method:
+    if isinstance(method, Method):
+        m = method
+    else:
+        ours = {x.name: x for x in methods()}
+        if method not in ours:
+            raise InvalidArgument(f"method={method!r} is not an eps-outside method ({', '.join(ours)})")
+        m = ours[method]
+    if m.name not in _BIAS_CORRECTED:
+        raise InvalidArgument(
+            f"method {m.name!r} is not an eps-outside method ({', '.join(_BIAS_CORRECTED)})"
+        )
+    return m
+
+
+@st.composite
+def _instances(
+    draw: Any,
+    method: Method,
+    kinds: tuple[str, ...],
+    batches: tuple[int, int],
+    max_decay: float,
+    eps_range: tuple[float, float],
+    sweep: tuple[int, int, float, int],
+    horizon_range: tuple[float, float],
+) -> Instance:
+    hp = {"rho": DECAY_MIN + draw(st.floats(min_value=0.0, max_value=max_decay - DECAY_MIN))}
+    if "beta" in method.hyperparameters:
+        # beta at least DECAY_GAP from rho: [DECAY_MIN, rho - gap] and [rho + gap, max_decay] laid end to end
+        rho = hp["rho"]
+        below = max(0.0, rho - DECAY_GAP - DECAY_MIN)
+        above = max(0.0, max_decay - rho - DECAY_GAP)
+        u = draw(st.floats(min_value=0.0, max_value=below + above))
+        hp["beta"] = (
+            DECAY_MIN + u if u < below or above == 0 else min(rho + DECAY_GAP + (u - below), max_decay)
+        )
+    lo_eps, hi_eps = (math.log10(e) for e in eps_range)
+    hp["eps"] = min(
+        max(10.0 ** draw(st.floats(min_value=lo_eps, max_value=hi_eps)), eps_range[0]), eps_range[1]
+    )
+    # the asymptotic range of strategies.instances without its eps factor: the adaptive update's
+    # slope is bounded here by the gradient margin (|g| >= 1 - DELTA), not by 1/sqrt(eps)
+    min_steps, max_steps, max_step, ratio = sweep
+    min_h, max_h = horizon_range
+    lo = max(_min_steps_per_horizon({k: v for k, v in hp.items() if k != "eps"}), math.ceil(min_h / max_step))
+    n0 = draw(st.integers(min_value=lo, max_value=2 * lo))
+    h0 = draw(st.floats(min_value=min_h / n0, max_value=min(max_step, max_h / n0)))
+    steps = tuple(h0 / ratio**i for i in range(draw(st.integers(min_value=min_steps, max_value=max_steps))))
+    horizon = _aligned_horizon(h0, n0, steps, ratio)
+    m = draw(st.integers(min_value=batches[0], max_value=1 if kinds == ("full",) else batches[1]))
+    # explicit schedules cover check_global_order's refinement down to steps[-1] / 4
+    sched = draw(_schedules(m, kinds, 4 * steps_in_horizon(horizon, steps[-1])))
+    dim = draw(st.integers(min_value=2, max_value=3))
+    seed = draw(_SEEDS)
+    coord = st.floats(min_value=-THETA0_BOX, max_value=THETA0_BOX)
+    theta0 = draw(st.tuples(*([coord] * dim)))
+    losses = dominant_linear_family(dim, m, seed)
+    name = (
+        f"dominant-linear polynomial ({m} batch{'es' if m > 1 else ''}, {type(sched).__name__}, seed {seed})"
+    )
+    return Instance(method.name, Problem(losses, sched, theta0, name), hp, steps, horizon)
+
+
+def instances(
+    method: str | Method,
+    *,
+    loss: str = "polynomial",
+    min_batches: int = 1,
+    max_batches: int = 3,
+    schedules: Sequence[str] = ("full", "cyclic", "reshuffled"),
+    max_decay: float = 0.6,
+    min_eps: float = 1e-8,
+    max_eps: float = 1.0,
+    min_steps: int = 3,
+    max_steps: int = 4,
+    max_step: float = 0.02,
+    ratio: int = 2,
+    min_horizon: float = 0.1,
+    max_horizon: float = 0.3,
+) -> st.SearchStrategy[Instance]:
+    """Order-study instances of an eps-outside method inside its claims' domain, by construction.
+
+    The keywords are those of :func:`bea_check.strategies.instances`; ``loss`` is accepted for
+    compatibility and ignored: the problems are always :func:`dominant_linear_family` losses (``p``
+    in 2..3, ``m`` in ``[min_batches, max_batches]``), ``theta0`` in ``[-THETA0_BOX, THETA0_BOX]^p``;
+    ``rho`` (and ``beta``, at least ``DECAY_GAP`` from ``rho``) in ``[0.05, max_decay]``; ``eps``
+    log-uniform in ``[min_eps, max_eps]`` (any size: outside the root eps needs no lower bound);
+    the sweep and the aligned horizon as in :func:`bea_check.strategies.instances`, at least
+    ``6 / (1 - max(beta, rho))^2`` steps of ``h_0`` per horizon.  The horizon is at most
+    ``min(max_horizon, max_horizon_for(method, max_decay))``, so the optimizer and the leading
+    flow stay in ``[-(BOX - MARGIN), BOX - MARGIN]^p`` and every gradient component at least
+    ``1 - DELTA = 0.75`` from zero.  The corrected flow adds ``h f^1``: ``MARGIN`` covers
+    ``|f^1| <= MARGIN / (h T) >= 16``; measured ``max |f^1| = 0.12`` over 200 draws.
+
+    Explicit schedules are drawn when asked (they cover ``check_global_order``'s refinement), but
+    order studies on them scatter for every method (``docs/special_cases.md``): use them for
+    pointwise checks.
+    """
+    m = _outside_method(method)
+    if loss not in LOSSES:
+        raise InvalidArgument(f"loss={loss!r} must be one of {', '.join(map(repr, LOSSES))} (it is ignored)")
+    if not (
+        isinstance(min_batches, int) and isinstance(max_batches, int) and 1 <= min_batches <= max_batches
+    ):
+        raise InvalidArgument(
+            f"need integers 1 <= min_batches <= max_batches, got {min_batches!r}, {max_batches!r}"
+        )
+    kinds = tuple(schedules)
+    if not kinds or any(k not in SCHEDULES for k in kinds):
+        raise InvalidArgument(
+            f"schedules must be drawn from {', '.join(map(repr, SCHEDULES))}, got {schedules!r}"
+        )
+    if kinds == ("full",) and min_batches != 1:
+        raise InvalidArgument(f"schedules=('full',) uses one batch: min_batches={min_batches} must be 1")
+    if not DECAY_MIN + DECAY_GAP <= max_decay < 1:
+        raise InvalidArgument(f"max_decay={max_decay!r} must lie in [{DECAY_MIN + DECAY_GAP}, 1)")
+    if not 0 < min_eps <= max_eps:
+        raise InvalidArgument(f"need 0 < min_eps <= max_eps, got {min_eps!r}, {max_eps!r}")
+    if not (2 <= min_steps <= max_steps and max_step > 0 and isinstance(ratio, int) and ratio >= 2):
+        raise InvalidArgument(
+            f"need 2 <= min_steps <= max_steps, max_step > 0 and an integer ratio >= 2, got "
+            f"{min_steps!r}, {max_steps!r}, {max_step!r}, {ratio!r}"
+        )
+    top = min(float(max_horizon), max_horizon_for(m.name, max_decay))
+    if not 0 < min_horizon <= top:
+        raise InvalidArgument(
+            f"need 0 < min_horizon <= min(max_horizon, {max_horizon_for(m.name, max_decay):.3g}) "
+            f"(the box argument), got {min_horizon!r}, {max_horizon!r}"
+        )
+    return _instances(
+        m,
+        kinds,
+        (min_batches, max_batches),
+        float(max_decay),
+        (float(min_eps), float(max_eps)),
+        (min_steps, max_steps, float(max_step), ratio),
+        (float(min_horizon), top),
+    )
+
+
+# --------------------------------------------------------------------------- registry entries
+
+
+def rmsprop_outside_form(rho: float, eps: float) -> Any:
+    """Recipe form (:class:`bea_check.auto.RecipeForm`):
+    ``Phi_l = -G[l] / (sqrt(sum_{k<=l} rho^{l-k}(1-rho) G[k]^2) + eps)``."""
+    import autograd.numpy as anp
+
+    from .auto import RecipeForm, ema_weights
+
+    return RecipeForm(
+        "rmsprop-outside", lambda G, X: -G / (anp.sqrt(ema_weights(rho, len(G)) @ (G * G)) + eps)
+    )
+
+
+def adam_outside_form(beta: float, rho: float, eps: float) -> Any:
+    """Recipe form (:class:`bea_check.auto.RecipeForm`): ``Phi_l = -mhat_l / (sqrt(nuhat_l) + eps)``."""
+    import autograd.numpy as anp
+
+    from .auto import RecipeForm, ema_weights
+
+    def directions(G: Any, X: Any) -> Any:
+        M = ema_weights(beta, len(G), bias_corrected=True) @ G
+        nu = ema_weights(rho, len(G), bias_corrected=True) @ (G * G)
+        return -M / (anp.sqrt(nu) + eps)
+
+    return RecipeForm("adam-outside", directions)
+
+
+def methods() -> list[Method]:
+    """The eps-outside methods for the registry: ``rmsprop-outside`` and ``adam-outside``.
+
+    Each carries its claims' domain (:func:`hyperparameter_domain`), the instance strategy of that
+    domain (:func:`instances`) and its recipe form (for :mod:`bea_check.auto`).
+    """
+    domain = hyperparameter_domain()
+    return [
+        Method(
+            "rmsprop-outside",
+            "RMSProp, eps outside the root (textbook); claims where no gradient component nears zero",
+            {"rho": 0.5, "eps": 1e-2},
+            RMSPropOutside,
+            lambda name, **hp: RMSPropOutsideField(name=name, **hp),
+            domain={k: domain[k] for k in ("rho", "eps")},
+            instances=instances,
+            step_form=rmsprop_outside_form,
+        ),
+        Method(
+            "adam-outside",
+            "Adam, eps outside the root (textbook); claims where no gradient component nears zero",
+            {"beta": 0.3, "rho": 0.5, "eps": 1e-2},
+            AdamOutside,
+            lambda name, **hp: AdamOutsideField(name=name, **hp),
+            domain=domain,
+            instances=instances,
+            step_form=adam_outside_form,
+        ),
+    ]
+
+
+def hyperparameter_domain() -> dict[str, Range]:
+    """Where the eps-outside claims are checked (with the problems of :func:`instances`)."""
+    return {"beta": Range(DECAY_MIN, 0.6), "rho": Range(DECAY_MIN, 0.6), "eps": Range(1e-8, 1.0, log=True)}
