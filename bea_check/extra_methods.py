@@ -1,0 +1,378 @@
+"""Three more optimizers, registered through the plug-in API: Adam without bias correction, AdamW, Nesterov.
+
+Optimizers (``g = g_n(theta^n)``, the gradient at the iterate; ``m^0 = nu^0 = 0``, ``v^{-1} = 0``)::
+
+    adam-no-bias:  m' = beta m + (1-beta) g,  nu' = rho nu + (1-rho) g^2,
+                   theta' = theta - h m' / sqrt(nu' + eps)
+    adamw:         Adam (bias corrected, eps inside), plus decoupled weight decay
+                   theta' = theta - h (mhat' / sqrt(nuhat' + eps) + wd theta)
+                   (PyTorch's convention: theta <- theta - lr wd theta - lr mhat/(sqrt(nuhat)+...))
+    nesterov:      v^n = beta v^{n-1} - h g_n,  y^{n+1} = y^n + beta v^n - h g_n
+                   (PyTorch's SGD(nesterov=True): buf = beta buf + g, y -= h (g + beta buf))
+
+Nesterov is written in its look-ahead variable: with the classical form
+``v^n = beta v^{n-1} - h grad E(theta^n + beta v^{n-1})``, ``theta^{n+1} = theta^n + v^n``, the
+iterate here is ``y^n = theta^n + beta v^{n-1}`` (so ``y^0 = theta^0``), and the gradient is taken
+at ``y^n`` itself.  The modified equation is the one of ``y``; ``theta^n = y^n - beta v^{n-1}``
+differs from it by ``O(h)``.  In history form
+``y^{n+1} - y^n = -h [(1+beta) g_n + sum_{k<n} beta^{n+1-k} g_k]``.
+
+Modified fields by the general recipe (FORMULAS.md), every function at the current point:
+
+* Adam family (:class:`AdamWField`): with the weights ``a_k``, ``b_k`` of Theorem 3.6 (without
+  the divisions by ``1 - beta^{n+1}``, ``1 - rho^{n+1}`` when not bias corrected), ``M^l``,
+  ``R^l`` likewise, ``V_l = M^l/R^l`` and ``W_l = V_l + wd theta`` (so ``f_l^0 = -W_l``),
+  ``S_k = sum_{l=k}^{n-1} W_l``, ``L, Lbar, P, Pbar`` as in Theorem 3.6 with ``V_n -> W_n``::
+
+      f_n = -M^n/R^n - wd theta + h [ M^n (2P + Pbar)/(2 (R^n)^3) - (2L + Lbar)/(2 R^n) - wd/2 W_n ]
+
+  The last term is ``-1/2`` of ``(grad f^0) f^0``'s part from ``grad(-wd theta) = -wd I``; the
+  current iterate has no memory shift, so the weight decay adds nothing else to ``Delta_n``.
+* Nesterov (:class:`NesterovField`): heavy ball's field with the weights ``c_{n,n} = 1+beta``,
+  ``c_{n,k} = beta^{n+1-k}`` (``k < n``): ``f_n^0 = -sum_k c_{n,k} g_k``, ``S_k = sum_{l=k}^{n-1} f_l^0``,
+  ``f_n^1 = sum_k c_{n,k} H_k S_k + 1/2 sum_k c_{n,k} H_k f_n^0``.
+
+Full-batch closed forms (:func:`full_batch_form`), ``g``, ``H`` of the one loss:
+
+* nesterov: ``f_n = -(1-beta^{n+2})/(1-beta) g - h kappa_n / (2 (1-beta)^3) H g``,
+  ``kappa_n = (1 - beta + 2 beta^2) - (1+beta) beta^{2n+4} - 2 (1-beta) beta^{n+2} ((1+beta)(n+1) + 1)``;
+* adamw: ``R = sqrt(g^2+eps)``, ``w = g/R + wd theta``, ``c_x(n)`` of Remark 3.7:
+  ``f_n = -w + h [ (2 c_rho(n) + 1) g^2 (H w)/(2 R^3) - (2 c_beta(n) + 1) (H w)/(2R) - wd/2 w ]``.
+
+The fields run on the vectorized engine of :mod:`bea_check.fields` (float64 and mp); each
+method's recipe form (:mod:`bea_check.auto`) is its ``step_form``, and the automatic field
+certifies the closed forms pointwise (``tests/test_extra_methods.py``, ``docs/new_optimizers.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import autograd.numpy as anp
+import numpy as np
+
+from .auto import RecipeForm, decay_matrix, ema_weights
+from .checks import _powers
+from .errors import InvalidInput
+from .fields import BoundField, _Bound
+from .methods import Method, Range
+from .optimizers import AdamState, MomentumState
+from .precision import Context
+
+__all__ = [
+    "WD_DOMAIN",
+    "AdamNoBias",
+    "AdamW",
+    "AdamWField",
+    "Nesterov",
+    "NesterovField",
+    "adam_no_bias_form",
+    "adamw_form",
+    "full_batch_form",
+    "methods",
+    "nesterov_form",
+]
+
+WD_DOMAIN = Range(0.0, 0.5)
+"""Where AdamW's claims are made for its weight decay ``wd``."""
+
+
+# --------------------------------------------------------------------------- optimizers
+
+
+@dataclass(frozen=True)
+class AdamNoBias:
+    """Adam without bias correction, eps inside: ``theta' = theta - h m'/sqrt(nu' + eps)``."""
+
+    beta: float
+    rho: float
+    eps: float
+    name = "adam-no-bias"
+
+    def init(self, theta0: np.ndarray, ctx: Context) -> AdamState:
+        return AdamState(ctx.zeros(len(theta0)), ctx.zeros(len(theta0)))
+
+    def step(self, n: int, theta: np.ndarray, g: np.ndarray, state: AdamState, h: Any, ctx: Context):
+        beta, rho = ctx.scalar(self.beta), ctx.scalar(self.rho)
+        m = beta * state.m + (1 - beta) * g
+        nu = rho * state.nu + (1 - rho) * (g * g)
+        return theta - h * m / ctx.sqrt(nu + ctx.scalar(self.eps)), AdamState(m, nu)
+
+
+@dataclass(frozen=True)
+class AdamW:
+    """AdamW: ``theta' = theta - h (mhat'/sqrt(nuhat' + eps) + wd theta)`` (decay scaled by the step)."""
+
+    beta: float
+    rho: float
+    eps: float
+    wd: float
+    name = "adamw"
+
+    def init(self, theta0: np.ndarray, ctx: Context) -> AdamState:
+        return AdamState(ctx.zeros(len(theta0)), ctx.zeros(len(theta0)))
+
+    def step(self, n: int, theta: np.ndarray, g: np.ndarray, state: AdamState, h: Any, ctx: Context):
+        beta, rho = ctx.scalar(self.beta), ctx.scalar(self.rho)
+        m = beta * state.m + (1 - beta) * g
+        nu = rho * state.nu + (1 - rho) * (g * g)
+        mhat = m / (1 - beta ** (n + 1))
+        nuhat = nu / (1 - rho ** (n + 1))
+        direction = mhat / ctx.sqrt(nuhat + ctx.scalar(self.eps)) + ctx.scalar(self.wd) * theta
+        return theta - h * direction, AdamState(m, nu)
+
+
+@dataclass(frozen=True)
+class Nesterov:
+    """Nesterov momentum on the look-ahead iterate: ``v' = beta v - h g``, ``y' = y + beta v' - h g``."""
+
+    beta: float
+    name = "nesterov"
+
+    def init(self, theta0: np.ndarray, ctx: Context) -> MomentumState:
+        return MomentumState(ctx.zeros(len(theta0)))
+
+    def step(self, n: int, theta: np.ndarray, g: np.ndarray, state: MomentumState, h: Any, ctx: Context):
+        beta = ctx.scalar(self.beta)
+        v = beta * state.d - h * g
+        return theta + beta * v - h * g, MomentumState(v)
+
+
+# --------------------------------------------------------------------------- recipe forms
+
+
+def adam_no_bias_form(beta: float, rho: float, eps: float) -> RecipeForm:
+    """``Phi_l = -sum_k beta^{l-k}(1-beta) G[k] / sqrt(sum_k rho^{l-k}(1-rho) G[k]^2 + eps)``."""
+
+    def directions(G: Any, X: Any) -> Any:
+        return -(ema_weights(beta, len(G)) @ G) / anp.sqrt(ema_weights(rho, len(G)) @ (G * G) + eps)
+
+    return RecipeForm("adam-no-bias", directions)
+
+
+def adamw_form(beta: float, rho: float, eps: float, wd: float) -> RecipeForm:
+    """``Phi_l = -mhat_l / sqrt(nuhat_l + eps) - wd X[l]`` (the decay acts on the current iterate)."""
+
+    def directions(G: Any, X: Any) -> Any:
+        M = ema_weights(beta, len(G), bias_corrected=True) @ G
+        nu = ema_weights(rho, len(G), bias_corrected=True) @ (G * G)
+        return -M / anp.sqrt(nu + eps) - wd * X
+
+    return RecipeForm("adamw", directions)
+
+
+def nesterov_form(beta: float) -> RecipeForm:
+    """In the look-ahead variable: ``Phi_l = -(G[l] + beta sum_{k<=l} beta^{l-k} G[k])``."""
+    return RecipeForm("nesterov", lambda G, X: -(beta * (decay_matrix(beta, len(G)) @ G) + G))
+
+
+# --------------------------------------------------------------------------- fields
+
+
+@dataclass(frozen=True)
+class AdamWField:
+    """Adam's field (Theorem 3.6) with decoupled weight decay ``wd`` and optional bias correction.
+
+    ``W_l = M^l/R^l + wd theta``, ``S_k = sum_{l=k}^{n-1} W_l``; ``L, Lbar, P, Pbar`` of Theorem 3.6
+    with ``V -> W``; ``f_n = -M^n/R^n - wd theta + h [M^n (2P + Pbar)/(2 (R^n)^3) - (2L + Lbar)/(2 R^n)
+    - wd/2 W_n]``.  ``wd = 0``, ``bias_correction=True`` is Adam; ``bias_correction=False`` drops
+    ``1/(1-beta^{n+1})``, ``1/(1-rho^{n+1})`` from the moments and from the weights ``a_k``, ``b_k``.
+    Evaluated as :class:`~bea_check.fields.AdamField` (two Hessian products per batch; stacks of points).
+    """
+
+    beta: float
+    rho: float
+    eps: float
+    wd: float = 0.0
+    bias_correction: bool = True
+    name: str = "corrected"
+
+    def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
+        b = _Bound(problem, h, N, ctx)
+        eps, wd = ctx.scalar(self.eps), ctx.scalar(self.wd)
+        mb = b.memory(ctx.scalar(self.beta), bias_corrected=self.bias_correction)
+        mr = b.memory(ctx.scalar(self.rho), bias_corrected=self.bias_correction)
+        Cb, Cr = mb.C, mr.C
+        m, half = b.m, 1 / ctx.scalar(2)
+        corrected = self.name == "corrected"
+        cached: list[Any] = [None, None]  # (n, weights): the solver asks for one n many times
+
+        def weights(n: int) -> np.ndarray:
+            """Shape ``(2m, n+1)``: rows ``2b``, ``2b+1`` of ``weights @ W[:n+1]`` are ``Za_b``, ``Zb_b``."""
+            if cached[0] != n:
+                Z = ctx.zeros((m, 2, n + 1))
+                Z[:, 0, :n], Z[:, 0, n] = mb.regroup(n), Cb[n] * half
+                Z[:, 1, :n], Z[:, 1, n] = mr.regroup(n), Cr[n] * half
+                cached[:] = n, Z.reshape(2 * m, n + 1)
+            return cached[1]
+
+        def field(n: int, theta: np.ndarray) -> np.ndarray:
+            if not corrected:
+                G = b.grads(n, theta)
+                return -(Cb[n] @ G) / ctx.sqrt(Cr[n] @ (G * G) + eps) - wd * theta
+            G, hv = b.curvature(n, theta)
+            M = Cb[: n + 1] @ G  # M^l, l = 0..n
+            R = ctx.sqrt(Cr[: n + 1] @ (G * G) + eps)
+            W = M / R + wd * theta[..., None, :]  # W_l = -f_l^0
+            Mn, Rn, Wn = M[..., n, :], R[..., n, :], W[..., n, :]
+            Z = (weights(n) @ W).reshape((*G.shape[:-1], 2, -1)).swapaxes(-1, -2)  # (m, p, 2)
+            HZ = hv(stacked=Z)
+            L2 = HZ[..., 0].sum(axis=-2)  # (2L + Lbar) / 2
+            P2 = (G * HZ[..., 1]).sum(axis=-2)  # (2P + Pbar) / 2
+            return (b.h * (Mn * P2 / (Rn * Rn) - L2) - Mn) / Rn - wd * (theta + b.h * half * Wn)
+
+        field.vectorized = True  # type: ignore[attr-defined]
+        return field
+
+
+@dataclass(frozen=True)
+class NesterovField:
+    """Nesterov (look-ahead iterate) by the recipe: heavy ball's field with weights ``c_{n,k}``.
+
+    ``c_{n,n} = 1 + beta``, ``c_{n,k} = beta^{n+1-k}`` (``k < n``); ``f_n^0 = -sum_k c_{n,k} g_k``,
+    ``S_k = sum_{l=k}^{n-1} f_l^0``, ``f_n^1 = sum_k c_{n,k} H_k S_k + 1/2 sum_k c_{n,k} H_k f_n^0``.
+    Per batch ``C[l, b] = sum_{k<=l, idx[k]=b} c_{l,k} = beta U[l, b] + [idx[l] = b]`` with heavy
+    ball's ``U[l, b] = sum_{k<=l, idx[k]=b} beta^{l-k}``, and since ``S_n = 0`` the memory sum is
+    ``beta`` times heavy ball's.
+    """
+
+    beta: float
+    name: str = "corrected"
+
+    def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
+        b = _Bound(problem, h, N, ctx)
+        beta = ctx.scalar(self.beta)
+        mem = b.memory(beta, bias_corrected=False)
+        scale = 1 / (1 - beta)
+        one_hot = np.zeros((len(b.idx), b.m), dtype=np.int64)
+        one_hot[np.arange(len(b.idx)), b.idx] = 1
+        C = beta * scale * mem.U + ctx.array(one_hot)
+        corrected = self.name == "corrected"
+
+        def field(n: int, theta: np.ndarray) -> np.ndarray:
+            if not corrected:
+                return -(C[n] @ b.grads(n, theta))
+            G, hv = b.curvature(n, theta)
+            F0 = -(C[: n + 1] @ G)  # f_l^0, l = 0..n
+            f0 = F0[..., n, :]
+            X = (mem.regroup(n) * (beta * scale)) @ F0[..., :n, :]  # sum_{k in b} c_{n,k} S_k
+            HX = hv(X, f0)  # (m, p, 2)
+            f1 = HX[..., 0].sum(axis=-2) + (C[n] @ HX[..., 1]) / 2
+            return f0 + b.h * f1
+
+        field.vectorized = True  # type: ignore[attr-defined]
+        return field
+
+
+# --------------------------------------------------------------------------- full-batch closed forms
+
+
+def full_batch_form(
+    method: str,
+    name: str,
+    loss: Any,
+    theta: np.ndarray,
+    h: Any,
+    n_values: Sequence[int],
+    hp: dict[str, float],
+    ctx: Context,
+    *,
+    magnitude: bool = False,
+) -> np.ndarray:
+    """The full-batch closed forms of ``nesterov`` and ``adamw`` (module docstring), ``(len(n), p)``.
+
+    ``magnitude=True``: the size of the terms (absolute values, ``|H| |v|``, ``c_x(n)`` and
+    ``kappa_n`` with every term counted positive), the scale of the reduction check
+    (:func:`bea_check.checks.check_full_batch_reduction`).
+    """
+    ns = np.asarray(list(n_values), dtype=np.int64)
+    if ns.ndim != 1 or ns.size == 0 or ns.min() < 0:
+        raise InvalidInput(f"n_values must be non-negative integers, got {list(n_values)!r}")
+    if name not in ("leading", "corrected"):
+        raise InvalidInput(f"no full-batch closed form for field {name!r}")
+    mag, corrected = magnitude, name == "corrected"
+    g, H = loss.grad_hess(theta, ctx)
+    h = ctx.scalar(h) if isinstance(h, (int, float)) else h
+    A = np.abs(H) if mag else H
+
+    def lin(c: np.ndarray, v: np.ndarray) -> np.ndarray:  # c[:, None] * v[None, :]
+        return (np.abs(c) if mag else c)[:, None] * (np.abs(v) if mag else v)[None, :]
+
+    def sign(a: Any, b: Any) -> Any:  # a - b, or |a| + |b| for magnitudes
+        return abs(a) + abs(b) if mag else a - b
+
+    if method == "nesterov":
+        beta = ctx.scalar(hp["beta"])
+        bn = _powers(beta, ns + 2, ctx)  # beta^{n+2}
+        f0 = lin(-(1 - bn) / (1 - beta), g)
+        if not corrected:
+            return f0
+        head = 1 + beta + 2 * beta**2 if mag else 1 - beta + 2 * beta**2
+        kappa = sign(sign(head, (1 + beta) * bn * bn), 2 * (1 - beta) * bn * ((1 + beta) * (ns + 1) + 1))
+        f1 = lin(-kappa / (2 * (1 - beta) ** 3), A @ np.abs(g) if mag else H @ g)
+        return f0 + h * f1
+    if method == "adamw":
+        beta, rho, eps, wd = (ctx.scalar(hp[k]) for k in ("beta", "rho", "eps", "wd"))
+        R = ctx.sqrt(g * g + eps)
+        w = np.abs(g / R) + wd * np.abs(theta) if mag else g / R + wd * theta
+        Hw = A @ w
+
+        def c2(x: Any) -> np.ndarray:  # 2 c_x(n) + 1
+            xn = _powers(x, ns + 1, ctx)
+            return 2 * x / (1 - x) + 1 + (-2 if not mag else 2) * (ns + 1) * xn / (1 - xn)
+
+        ones = ctx.zeros(len(ns)) + 1
+        f0 = lin(-ones, w)
+        if not corrected:
+            return f0
+        t_p = lin(c2(rho), g * g * Hw / (2 * R**3))
+        t_l = lin(c2(beta), Hw / (2 * R))
+        t_w = lin(ones * wd / 2, w)
+        f1 = t_p + t_l + t_w if mag else t_p - t_l - t_w
+        return f0 + h * f1
+    raise InvalidInput(f"no full-batch closed form for method {method!r}")
+
+
+def _closed(method: str) -> Any:
+    def form(field_name: str, loss: Any, theta: Any, h: Any, ns: Any, hp: Any, ctx: Any, **kw: Any) -> Any:
+        return full_batch_form(method, field_name, loss, theta, h, ns, hp, ctx, **kw)
+
+    return form
+
+
+# --------------------------------------------------------------------------- registry entries
+
+
+def methods() -> list[Method]:
+    """The registry entries ``adam-no-bias``, ``adamw`` and ``nesterov`` (float64 and mp)."""
+    return [
+        Method(
+            "adam-no-bias",
+            "Adam without bias correction, eps inside the root",
+            {"beta": 0.3, "rho": 0.5, "eps": 1e-2},
+            AdamNoBias,
+            lambda name, **hp: AdamWField(name=name, bias_correction=False, **hp),
+            step_form=adam_no_bias_form,
+        ),
+        Method(
+            "adamw",
+            "AdamW: Adam (eps inside) with decoupled weight decay wd, theta' = theta - h (mhat/R + wd theta)",
+            {"beta": 0.3, "rho": 0.5, "eps": 1e-2, "wd": 0.1},
+            AdamW,
+            lambda name, **hp: AdamWField(name=name, **hp),
+            domain={"wd": WD_DOMAIN},
+            full_batch_form=_closed("adamw"),
+            step_form=adamw_form,
+        ),
+        Method(
+            "nesterov",
+            "Nesterov momentum on the look-ahead iterate (PyTorch's nesterov=True)",
+            {"beta": 0.5},
+            Nesterov,
+            lambda name, **hp: NesterovField(name=name, **hp),
+            full_batch_form=_closed("nesterov"),
+            step_form=nesterov_form,
+        ),
+    ]
