@@ -1,0 +1,350 @@
+"""``bea-check report``: a showcase catalogue of order studies, written as one offline HTML page.
+
+For every registered method (:data:`bea_check.methods.METHODS`: the built-ins and any
+installed plug-in) and two problems -- the 2-3-1 tanh network on a full batch, and on 3
+cyclic mini-batches (seed 0) -- the showcase runs the default-like order study of the
+``corrected`` field (claim: order 2) and of the ``leading`` field (claim: order 1) with the
+method's default hyperparameters, steps 0.02, 0.01, 0.005, 0.0025 over the horizon 0.4
+(as bare ``bea-check order``).  The page holds a summary table, and for each method and
+problem the convergence plot (both fields on the same axes) and the two study tables;
+images are embedded as base64 ``data:`` URIs, so the single file ``report.html`` is viewable
+offline.  ``report.json`` beside it holds every study (:meth:`OrderStudy.to_json_dict`).
+Optionally (``section5=True``) the Section 5 figures and tables are added.
+
+A study that cannot be run or judged (:class:`~bea_check.errors.BeaCheckError`: for
+example a plug-in refusing mini-batches, or an inconclusive solver error) is shown as a
+row with its one-line reason; it does not stop the report.  Methods whose claims hold on
+special instances only (``Method.instances``, e.g. eps outside the root: no gradient
+component near zero) are listed without studies: the tanh network is not such an instance.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import BeaCheckError, InvalidInput
+
+__all__ = ["PROBLEMS", "SHOWCASE_HORIZON", "SHOWCASE_STEPS", "Entry", "run_showcase", "write_report"]
+
+SHOWCASE_STEPS = (0.02, 0.01, 0.005, 0.0025)
+SHOWCASE_HORIZON = 0.4
+FIELDS = ("corrected", "leading")
+PROBLEMS: dict[str, dict[str, Any]] = {
+    "full batch": {"loss": "tanh-net", "batches": 1},
+    "mini-batch": {"loss": "tanh-net", "batches": 3, "schedule": "cyclic"},
+}
+"""Showcase problems: label -> :func:`~bea_check.problems.builtin_problem` arguments (seed 0)."""
+
+
+@dataclass
+class Entry:
+    """The studies of one method on one problem (``studies[field]``; ``errors[field]`` when it failed)."""
+
+    method: str
+    problem: str
+    problem_name: str = ""
+    hyperparameters: dict[str, float] = field(default_factory=dict)
+    studies: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def run_showcase(
+    methods: Sequence[str] | None = None,
+    *,
+    steps: Sequence[float] = SHOWCASE_STEPS,
+    horizon: float = SHOWCASE_HORIZON,
+    progress: Callable[[str], None] | None = None,
+) -> list[Entry]:
+    """Run the showcase studies (float64) for ``methods`` (default: every registered method)."""
+    from .methods import METHODS, get_method
+    from .precision import F64
+    from .problems import builtin_problem
+    from .study import run_order_study
+
+    names = list(METHODS) if methods is None else list(methods)
+    if not names:
+        raise InvalidInput("no method to report on")
+    chosen = [get_method(n) for n in names]  # unknown names: InvalidInput before any work
+    entries = []
+    for method in chosen:
+        hp = method.resolve()
+        for label, kwargs in PROBLEMS.items():
+            t0 = time.perf_counter()
+            problem = builtin_problem(**kwargs)
+            entry = Entry(method.name, label, problem.name, dict(hp))
+            if method.instances is not None:  # its claims are made on its own instances only
+                why = f"not in the showcase: {method.name} makes its claims on special instances only"
+                entry.errors = dict.fromkeys(FIELDS, why)
+                entries.append(entry)
+                continue
+            for name in FIELDS:
+                if progress is not None:
+                    progress(f"{method.name}, {label}, {name} field")
+                try:
+                    with F64.scope():
+                        entry.studies[name] = run_order_study(
+                            method, name, problem, hp, steps, horizon, F64,
+                            expected_order=method.claims[name],
+                        )  # fmt: skip
+                except BeaCheckError as e:
+                    entry.errors[name] = "not judged: " + " ".join(str(e).split())
+            entry.seconds = time.perf_counter() - t0
+            entries.append(entry)
+    return entries
+
+
+# --------------------------------------------------------------------------- HTML
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1150px; color: #222; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.3em; margin-top: 2em; border-bottom: 1px solid #ccc; }
+h3 { font-size: 1.1em; }
+table.summary { border-collapse: collapse; font-size: 0.9em; }
+table.summary th, table.summary td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
+table.summary td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.pass { color: #17702a; font-weight: 600; } .fail { color: #b00020; font-weight: 600; }
+.other { color: #8a5a00; font-weight: 600; }
+pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; font-size: 0.8em; }
+img { max-width: 100%; border: 1px solid #ddd; }
+.muted { color: #666; font-size: 0.9em; }
+"""
+
+
+def _esc(x: Any) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _img(path: str | os.PathLike[str], alt: str) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f'<img alt="{_esc(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _verdict_class(verdict: str) -> str:
+    return {"pass": "pass", "fail": "fail"}.get(verdict, "other")
+
+
+def _summary_rows(entries: Sequence[Entry]) -> list[str]:
+    rows = []
+    for e in entries:
+        for name in FIELDS:
+            anchor = f"{e.method}-{e.problem}".replace(" ", "-")
+            head = (
+                f'<td><a href="#{_esc(anchor)}">{_esc(e.method)}</a></td><td>{_esc(e.problem)}</td>'
+                f"<td>{_esc(name)}</td>"
+            )
+            s = e.studies.get(name)
+            if s is None:
+                why = e.errors.get(name, "not run")
+                rows.append(f'<tr>{head}<td colspan="3" class="other">{_esc(why)}</td></tr>')
+                continue
+            claim = "-" if s.expected_order is None else f"&ge; {s.expected_order:g} - {s.tol:g}"
+            order = "-" if s.observed_order != s.observed_order else f"{s.observed_order:.3f}"
+            rows.append(
+                f'<tr>{head}<td class="num">{claim}</td><td class="num">{order}</td>'
+                f'<td class="{_verdict_class(s.verdict)}">{_esc(s.verdict)}</td></tr>'
+            )
+    return rows
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    from .plots import file_mode
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("bea-check")
+    except Exception:  # pragma: no cover - not installed
+        return "unknown"
+
+
+def render_html(
+    entries: Sequence[Entry],
+    images: dict[tuple[str, str], Path],
+    *,
+    section5: Any = None,
+    seconds: float = 0.0,
+) -> str:
+    """The page: summary table, then per method and problem the plot and the study tables."""
+    steps = ", ".join(f"{h:g}" for h in SHOWCASE_STEPS)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>bea-check report</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>bea-check report: order studies of the registered methods</h1>",
+        f'<p class="muted">bea-check {_esc(_version())}; float64; steps {steps}, horizon '
+        f"{SHOWCASE_HORIZON:g}; default hyperparameters of each method; problems: the 2-3-1 tanh "
+        f"network (seed 0) on a full batch and on 3 cyclic mini-batches. Generated in {seconds:.0f} s "
+        "by <code>bea-check report</code>.</p>",
+        "<p>Each study runs the optimizer with every step h and solves the modified equation over the "
+        "same horizon; error(h) = max<sub>n</sub> ||&theta;(nh) - &theta;<sup>n</sup>||<sub>2</sub>. "
+        "The corrected field claims global order 2, the leading field order 1 (README, "
+        "<code>docs/numerics.md</code>).</p>",
+        "<h2>Summary</h2>",
+        '<table class="summary"><tr><th>method</th><th>problem</th><th>field</th><th>claim</th>'
+        "<th>observed order</th><th>verdict</th></tr>",
+        *_summary_rows(entries),
+        "</table>",
+    ]
+    for e in entries:
+        anchor = f"{e.method}-{e.problem}".replace(" ", "-")
+        hp = ", ".join(f"{k}={v:g}" for k, v in e.hyperparameters.items()) or "no hyperparameters"
+        parts.append(f'<h2 id="{_esc(anchor)}">{_esc(e.method)}, {_esc(e.problem)}</h2>')
+        parts.append(f'<p class="muted">{_esc(e.problem_name)}; {_esc(hp)}; {e.seconds:.1f} s</p>')
+        img = images.get((e.method, e.problem))
+        if img is not None:
+            parts.append(_img(img, f"error against step, {e.method}, {e.problem}"))
+        for name in FIELDS:
+            s = e.studies.get(name)
+            parts.append(f"<h3>{_esc(name)} field</h3>")
+            if s is None:
+                parts.append(f'<p class="other">{_esc(e.errors.get(name, "not run"))}</p>')
+            else:
+                parts.append(f"<pre>{_esc(s.format_table())}</pre>")
+    if section5 is not None:
+        parts.append('<h2 id="section5">Section 5: Adam on the bilinear model</h2>')
+        parts.append(
+            '<p class="muted">bea-check figures; see <code>docs/figures.md</code> for the regime and '
+            "what each figure shows.</p>"
+        )
+        for p in section5.paths:
+            parts.append(_img(p, Path(p).stem))
+        parts.append(f"<pre>{_esc(section5.format_table())}</pre>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def write_report(
+    out_dir: str | os.PathLike[str],
+    methods: Sequence[str] | None = None,
+    *,
+    section5: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[Path, list[Entry]]:
+    """Run the showcase and write ``out_dir/report.html`` (self-contained) and ``report.json``.
+
+    ``out_dir`` is created if missing.  Returns the page's path and the entries.
+    """
+    from .plots import plot_convergence
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InvalidInput(f"output directory {str(out)!r} exists and is not a directory")
+    t0 = time.perf_counter()
+    entries = run_showcase(methods, progress=progress)
+    os.makedirs(out, exist_ok=True)
+    images: dict[tuple[str, str], Path] = {}
+    with tempfile.TemporaryDirectory(prefix="bea-check-report-") as tmp:
+        for e in entries:
+            studies = [e.studies[f] for f in FIELDS if f in e.studies]
+            if studies:
+                path = Path(tmp) / f"{e.method}-{e.problem.replace(' ', '-')}.png"
+                images[(e.method, e.problem)] = plot_convergence(
+                    studies, path, title=f"{e.method}, {e.problem}: error against step"
+                )
+        s5 = None
+        if section5:
+            from .section5 import write_figures
+
+            s5 = write_figures(Path(tmp) / "section5", progress=progress)
+        page = render_html(entries, images, section5=s5, seconds=time.perf_counter() - t0)
+        target = out / "report.html"
+        data = {
+            "version": _version(),
+            "steps": list(SHOWCASE_STEPS),
+            "horizon": SHOWCASE_HORIZON,
+            "entries": [
+                {
+                    "method": e.method,
+                    "problem": e.problem,
+                    "problem_name": e.problem_name,
+                    "hyperparameters": e.hyperparameters,
+                    "studies": {k: s.to_json_dict() for k, s in e.studies.items()},
+                    "errors": e.errors,
+                }
+                for e in entries
+            ],
+        }
+        _atomic_write(out / "report.json", (json.dumps(data, indent=1, allow_nan=False) + "\n").encode())
+        _atomic_write(target, page.encode("utf-8"))
+    return target, entries
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def add_parser(sub: Any) -> None:
+    """The ``report`` subcommand (wired in :func:`bea_check.cli.build_parser`)."""
+    p = sub.add_parser(
+        "report",
+        help="run a showcase of order studies for every method and write an offline HTML page",
+        description=(
+            "For every registered method, on the tanh network with a full batch and with 3 cyclic "
+            "mini-batches, run the order studies of the corrected and the leading field (default "
+            "hyperparameters, steps 0.02..0.0025, horizon 0.4) and write DIR/report.html (tables and "
+            "convergence plots, images embedded: one file, viewable offline) and DIR/report.json. "
+            "Exit status: 0 the report was written (whatever the verdicts), 2 bad input."
+        ),
+    )
+    p.add_argument("--out", metavar="DIR", required=True, help="output directory (created if missing)")
+    p.add_argument(
+        "--method",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="restrict to these methods (repeatable, or comma-separated; default: every registered method)",
+    )
+    p.add_argument(
+        "--section5",
+        action="store_true",
+        help="also run the Section 5 experiments (bea-check figures) and add their figures and tables",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(run=_cmd_report)
+
+
+def _cmd_report(args: Any) -> tuple[int, str]:
+    import sys
+
+    names = None
+    if args.method:
+        names = [n.strip() for v in args.method for n in v.split(",") if n.strip()]
+
+    def progress(text: str) -> None:
+        if not args.quiet:
+            print(f"bea-check: report: {text}", file=sys.stderr, flush=True)
+
+    path, entries = write_report(args.out, names, section5=args.section5, progress=progress)
+    lines = [f"{'method':<16} {'problem':<11} {'field':<10} {'order':>7}  verdict"]
+    for e in entries:
+        for name in FIELDS:
+            s = e.studies.get(name)
+            if s is None:
+                lines.append(f"{e.method:<16} {e.problem:<11} {name:<10} {'-':>7}  {e.errors[name]}")
+            else:
+                order = "-" if s.observed_order != s.observed_order else f"{s.observed_order:.3f}"
+                lines.append(f"{e.method:<16} {e.problem:<11} {name:<10} {order:>7}  {s.verdict}")
+    lines.append(f"wrote {path} and {path.with_name('report.json')}")
+    return 0, "\n".join(lines)

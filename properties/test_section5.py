@@ -1,0 +1,160 @@
+"""Section 5 of the paper as properties: where Adam settles on the hyperbola of the bilinear model.
+
+Hyperparameters are drawn inside :data:`bea_check.section5.REGIME` (beta, rho in [0.5, 0.8]
+at most 0.2 apart, eps in [1e-2, 1e-1], tracking number at most ``REGIME.max_kappa``): the
+regime where the modified ODE was measured to track Adam (``docs/figures.md``).  The
+settling point is Adam's iterate at the horizon T = 3, its distance to the balanced point
+``|u|``, ``u = 1/2 log(theta_1/theta_2)`` (:mod:`bea_check.section5`).
+
+Claims (Figures 1 and 2; predicted by the sign of ``(1+beta)/(1-beta) - (1+rho)/(1-rho)``):
+
+* raising beta moves the settling point toward the balanced point -- holds;
+* raising rho moves it away -- holds;
+* raising h moves it toward when beta > rho -- holds;
+* raising h moves it away when rho > beta -- **fails in the regime** (expected failure, strict):
+  Adam moves toward the balanced point there, as the corrected ODE predicts.  The sign of
+  the paper's coefficient comes from the large-gradient form of eq. (8); the final approach
+  to the hyperbola, where ``|grad E| < sqrt(eps)``, adds a shift of the same order in h that
+  only the beta-term carries (``docs/figures.md`` has the measurements);
+* the corrected ODE predicts Adam's settling point better than the leading ODE -- holds.
+
+Adam-only properties cost a few runs of at most 3000 steps each; the ODE property solves two
+piecewise ODEs per example, so it draws eps >= 0.03 (at most ~700 steps) and few examples.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import Phase, assume, given, note, settings
+from hypothesis import strategies as st
+
+from bea_check.pytest_plugin import thorough
+from bea_check.section5 import REGIME, adam_settling, paper_coefficient, simulate
+
+few = settings() if thorough() else settings(max_examples=4)
+very_few = settings() if thorough() else settings(max_examples=2)
+
+MIN_RAISE = 0.05
+"""Raises of beta or rho are at least this; raises of h at least a factor 1.5."""
+
+
+def _unit(lo: float, hi: float) -> st.SearchStrategy[float]:
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def regime_point(draw: st.DrawFn, *, min_eps: float = REGIME.eps[0]) -> tuple[float, float, float]:
+    """``(beta, rho, eps)`` inside the regime's box."""
+    beta = draw(_unit(*REGIME.beta), label="beta")
+    lo, hi = max(REGIME.rho[0], beta - REGIME.max_gap), min(REGIME.rho[1], beta + REGIME.max_gap)
+    rho = draw(_unit(lo, hi), label="rho")
+    log_eps = draw(_unit(math.log10(min_eps), math.log10(REGIME.eps[1])), label="log10 eps")
+    return beta, rho, 10**log_eps
+
+
+def _step(draw: st.DrawFn, hmax: float, *, low: float = 0.25) -> float:
+    """A step in ``[max(min_h, low hmax), hmax]``."""
+    lo = max(REGIME.min_h, low * hmax)
+    assume(lo < hmax)
+    return draw(_unit(lo, hmax), label="h")
+
+
+def _distances(settlings: list, what: str) -> tuple[float, float]:
+    a, b = settlings
+    note(f"{what}: u = {a.position:.6f} -> {b.position:.6f}, drifts {a.drift:.1e}, {b.drift:.1e}")
+    for s in settlings:  # the regime's own claim: settled by the horizon
+        assert s.residual < 1e-6 and s.drift < 1e-5, f"not settled at the horizon: {s}"
+    change = b.distance - a.distance
+    assert abs(change) > 10 * max(a.drift, b.drift), f"change {change:.1e} not above the drift"
+    return a.distance, b.distance
+
+
+def _in_regime(beta: float, rho: float, eps: float, h: float) -> None:
+    bad = REGIME.violation(beta, rho, eps, h)
+    assert bad is None, bad  # the strategies draw inside the regime
+
+
+@few
+@given(data=st.data())
+def test_raising_beta_moves_the_settling_point_toward_the_balanced_point(data):
+    beta, rho, eps = data.draw(regime_point())
+    top = min(REGIME.beta[1], rho + REGIME.max_gap)
+    assume(beta + MIN_RAISE <= top)
+    beta2 = data.draw(_unit(beta + MIN_RAISE, top), label="raised beta")
+    h = _step(data.draw, min(REGIME.max_h(beta, rho, eps), REGIME.max_h(beta2, rho, eps)))
+    for b in (beta, beta2):
+        _in_regime(b, rho, eps, h)
+    d1, d2 = _distances(
+        [adam_settling(b, rho, eps, h) for b in (beta, beta2)], f"beta {beta:.3f} -> {beta2:.3f}"
+    )
+    assert d2 < d1, f"raising beta moved Adam's settling point away: |u| {d1:.6f} -> {d2:.6f}"
+
+
+@few
+@given(data=st.data())
+def test_raising_rho_moves_the_settling_point_away_from_the_balanced_point(data):
+    beta, rho, eps = data.draw(regime_point())
+    top = min(REGIME.rho[1], beta + REGIME.max_gap)
+    assume(rho + MIN_RAISE <= top)
+    rho2 = data.draw(_unit(rho + MIN_RAISE, top), label="raised rho")
+    h = _step(data.draw, min(REGIME.max_h(beta, rho, eps), REGIME.max_h(beta, rho2, eps)))
+    for r in (rho, rho2):
+        _in_regime(beta, r, eps, h)
+    d1, d2 = _distances([adam_settling(beta, r, eps, h) for r in (rho, rho2)], f"rho {rho:.3f} -> {rho2:.3f}")
+    assert d2 > d1, f"raising rho moved Adam's settling point toward: |u| {d1:.6f} -> {d2:.6f}"
+
+
+def _raise_h(data: st.DataObject, beta: float, rho: float, eps: float) -> tuple[float, float]:
+    hmax = REGIME.max_h(beta, rho, eps)
+    lo = max(1.5 * REGIME.min_h, 0.4 * hmax)
+    assume(lo < hmax)
+    h2 = data.draw(_unit(lo, hmax), label="h")
+    h1 = data.draw(_unit(max(REGIME.min_h, 0.25 * h2), h2 / 1.5), label="smaller h")
+    for h in (h1, h2):
+        _in_regime(beta, rho, eps, h)
+    return h1, h2
+
+
+@few
+@given(data=st.data())
+def test_raising_h_moves_the_settling_point_toward_when_beta_exceeds_rho(data):
+    beta, rho, eps = data.draw(regime_point())
+    assume(beta > rho + 0.02)
+    assert paper_coefficient(beta, rho) > 0
+    h1, h2 = _raise_h(data, beta, rho, eps)
+    d1, d2 = _distances([adam_settling(beta, rho, eps, h) for h in (h1, h2)], f"h {h1:.5f} -> {h2:.5f}")
+    assert d2 < d1, f"raising h moved Adam's settling point away: |u| {d1:.6f} -> {d2:.6f}"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="paper's h-claim for rho > beta fails in the tracking regime: Adam moves toward the balanced "
+    "point, as the corrected ODE predicts (the final approach, |grad E| < sqrt(eps), carries only the "
+    "beta-term); see docs/figures.md",
+)
+@settings(few, phases=[p for p in Phase if p is not Phase.explain])  # expected to fail: no explain pass
+@given(data=st.data())
+def test_raising_h_moves_the_settling_point_away_when_rho_exceeds_beta(data):
+    beta, rho, eps = data.draw(regime_point())
+    assume(rho > beta + 0.02)
+    assert paper_coefficient(beta, rho) < 0
+    h1, h2 = _raise_h(data, beta, rho, eps)
+    d1, d2 = _distances([adam_settling(beta, rho, eps, h) for h in (h1, h2)], f"h {h1:.5f} -> {h2:.5f}")
+    assert d2 > d1, f"raising h moved Adam's settling point toward: |u| {d1:.6f} -> {d2:.6f}"
+
+
+@very_few
+@given(data=st.data())
+def test_corrected_ode_predicts_the_settling_point_better_than_the_leading_ode(data):
+    beta, rho, eps = data.draw(regime_point(min_eps=0.03))
+    h = _step(data.draw, REGIME.max_h(beta, rho, eps), low=0.5)
+    _in_regime(beta, rho, eps, h)
+    run = simulate(beta, rho, eps, h)
+    ua, uc, ul = (run.settling(w).position for w in ("adam", "corrected", "leading"))
+    note(f"u: Adam {ua:.6f}, corrected ODE {uc:.6f}, leading ODE {ul:.6f}; solver errors {run.solver_errors}")
+    assert max(run.solver_errors.values()) < 1e-3 * abs(ua - uc), "reference ODE solve not accurate enough"
+    assert abs(ua - uc) < abs(ua - ul), (
+        f"corrected ODE misses Adam's settling point by {abs(ua - uc):.2e}, leading ODE by {abs(ua - ul):.2e}"
+    )
