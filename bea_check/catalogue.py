@@ -93,7 +93,7 @@ def _leading(method: Method, data: Any, hard: bool) -> OrderStudy:
 
 def _limit(method: Method, data: Any, hard: bool) -> OrderStudy:
     inst = _instance(data, method, hard, max_batches=1, schedules=("full",))
-    return _order(method, "limit", inst)
+    return _order(method, "limit", inst, mode=method.mode("limit"))
 
 
 def _reduction_f64(method: Method, data: Any, hard: bool) -> checks.ReductionEvidence:
@@ -139,12 +139,24 @@ def _mp_study(method: Method, data: Any, hard: bool, dps: int = 30) -> OrderStud
 _SCHEDULES = ("full", "cyclic", "reshuffled", "explicit")
 
 
+def _problem(method: Method, data: Any, hard: bool, schedules: tuple[str, ...]) -> tuple[Any, dict]:
+    """A problem (1-3 batches) and hyperparameters in the method's domain.
+
+    From the method's ``instances`` hook when it has one (its claims hold on special
+    problems only), else from the families and hyperparameter strategies.
+    """
+    if method.instances is not None:
+        inst = _instance(data, method, hard, max_batches=3, schedules=schedules)
+        return inst.problem, inst.hparams
+    loss = data.draw(st.sampled_from(["polynomial", "tanh-net"]), label="loss")
+    problem = data.draw(bs.families(loss=loss, max_batches=3, schedules=schedules), label="problem")
+    return problem, data.draw(bs.hyperparameters(method, **_hard_kwargs(hard)), label="hparams")
+
+
 def _pointwise(method: Method, data: Any, hard: bool) -> Any:
     from .auto import check_pointwise
 
-    loss = data.draw(st.sampled_from(["polynomial", "tanh-net"]), label="loss")
-    problem = data.draw(bs.families(loss=loss, max_batches=3, schedules=_SCHEDULES), label="problem")
-    hp = data.draw(bs.hyperparameters(method, **_hard_kwargs(hard)), label="hparams")
+    problem, hp = _problem(method, data, hard, _SCHEDULES)
     point = data.draw(bs.starting_points(problem.dim), label="point")
     ns = data.draw(st.lists(st.integers(0, 60), min_size=1, max_size=4, unique=True), label="n_values")
     record(f"{method.name} on {problem.name}: theta0={problem.theta0}, point={point}, hparams={hp}, n={ns}")
@@ -154,9 +166,7 @@ def _pointwise(method: Method, data: Any, hard: bool) -> Any:
 def _per_step(method: Method, data: Any, hard: bool) -> Any:
     from .defect import check_step_defect
 
-    loss = data.draw(st.sampled_from(["polynomial", "tanh-net"]), label="loss")
-    problem = data.draw(bs.families(loss=loss, max_batches=3, schedules=_SCHEDULES[:3]), label="problem")
-    hp = data.draw(bs.hyperparameters(method, **_hard_kwargs(hard)), label="hparams")
+    problem, hp = _problem(method, data, hard, _SCHEDULES[:3])
     record(f"{method.name} on {problem.name}: theta0={problem.theta0}, hparams={hp}")
     study = check_step_defect(method, "corrected", problem, hp)
     note(study.format_table())

@@ -178,6 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=f"denominator offset > 0 (method default; adam: {d['eps']})",
     )
+    g.add_argument(
+        "--hp",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="any other hyperparameter of the method, e.g. --hp wd=0.05 for adamw (repeatable)",
+    )
 
     g = order.add_argument_group("problem")
     g.add_argument(
@@ -258,9 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--mode",
         choices=("at_least", "exact"),
-        default="at_least",
+        default=None,
         help="at_least: the claim is error <= C h^P (order >= P - tol); exact: |order - P| <= tol, "
-        "e.g. to show that a leading field is only order 1 (default: %(default)s)",
+        "e.g. to show that a leading field is only order 1 (default: the method's mode for the field "
+        "when judging its claim, e.g. exact for RMSProp's limit; at_least with --expect)",
     )
     g.add_argument(
         "--tol",
@@ -272,8 +280,32 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--json", action="store_true", help="print one JSON object (on success only) instead of the table"
     )
+    g.add_argument(
+        "--plot",
+        metavar="FILE",
+        default=None,
+        help="also draw error against step (log-log, fitted line, slopes 1 and 2) to FILE (.png, .svg, .pdf)",
+    )
+    g.add_argument(
+        "--plot-both",
+        action="store_true",
+        help="with --plot: also run the other field (leading or corrected, no claim) and draw both",
+    )
     order.set_defaults(run=_cmd_order)
     _add_verify(sub)
+    from .mutations import add_parser as _add_mutations  # the mutation report (bea_check/mutations.py)
+
+    _add_mutations(sub)
+    from .special_cli import add_parsers  # smith, gamma (the special-case checks)
+
+    add_parsers(sub)
+    from .limits_cli import add_parser as _add_limits  # large-n, large-eps, signGD, regimes (limits.py)
+
+    _add_limits(sub)
+    from . import report, section5  # figures, report (the pictures: plots.py)
+
+    section5.add_parser(sub)
+    report.add_parser(sub)
     return parser
 
 
@@ -346,6 +378,12 @@ def _add_verify(sub: Any) -> None:
         help="report the first failing example instead of the minimal one (shrinking reruns order "
         "studies and can take minutes)",
     )
+    v.add_argument(
+        "--plot-dir",
+        metavar="DIR",
+        default=None,
+        help="draw the convergence plot (error against step) of each failing order check in DIR",
+    )
     v.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     v.add_argument(
         "--list", action="store_true", help="list the registered methods and the checks, then exit"
@@ -397,6 +435,7 @@ def _cmd_verify(args: argparse.Namespace) -> tuple[int, str]:
         profile=args.profile,
         max_examples=args.max_examples,
         shrink=not args.no_shrink,
+        plot_dir=args.plot_dir,
         jobs=args.jobs,
         plugins=args.plugin,
         progress=progress,
@@ -446,6 +485,15 @@ def _cmd_order(args: argparse.Namespace) -> tuple[int, str]:
         load_plugin(spec)
     method = get_method(args.method)
     given = {k: getattr(args, k) for k in HYPERPARAMETERS if getattr(args, k) is not None}
+    for item in args.hp:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key or key in given or key in HYPERPARAMETERS:
+            raise InvalidInput(f"--hp expects NAME=VALUE (a name without its own option), got {item!r}")
+        try:
+            given[key] = _finite_float(value)
+        except argparse.ArgumentTypeError as e:
+            raise InvalidInput(f"--hp {key}: {e}") from None
     ignored = sorted(k for k in given if k not in method.hyperparameters)
     hparams = method.resolve(**{k: v for k, v in given.items() if k not in ignored})
     for k in ignored:
@@ -454,6 +502,13 @@ def _cmd_order(args: argparse.Namespace) -> tuple[int, str]:
     if args.no_claim and args.expect is not None:
         raise InvalidInput("--expect and --no-claim exclude each other")
     expected = None if args.no_claim else (args.expect or method.claims[args.field])
+    mode = args.mode or (method.mode(args.field) if args.expect is None else "at_least")
+    if args.plot_both and args.plot is None:
+        raise InvalidInput("--plot-both needs --plot FILE")
+    if args.plot is not None:
+        from .plots import check_figure_path
+
+        check_figure_path(args.plot)
 
     from .problems import builtin_problem, problem_from_loss_file
     from .study import run_order_study
@@ -473,6 +528,11 @@ def _cmd_order(args: argparse.Namespace) -> tuple[int, str]:
                 schedule=args.schedule,
                 seed=args.seed,
             )
+        if args.field in method.full_batch_fields and len(problem.losses) != 1:
+            raise InvalidInput(
+                f"{method.name}'s {args.field} field is claimed on a full batch only; "
+                f"the problem has {len(problem.losses)} batches (use --batches 1)"
+            )
         study = run_order_study(
             method,
             args.field,
@@ -483,9 +543,11 @@ def _cmd_order(args: argparse.Namespace) -> tuple[int, str]:
             ctx,
             expected_order=expected,
             tol=args.tol,
-            mode=args.mode,
+            mode=mode,
             substeps=args.substeps,
         )
+        if args.plot is not None:
+            _plot_order(args, method, problem, hparams, steps, ctx, study)
     elapsed = time.perf_counter() - t0
 
     code = EXIT_FAIL if study.verdict == "fail" else EXIT_OK
@@ -513,6 +575,25 @@ def _cmd_order(args: argparse.Namespace) -> tuple[int, str]:
         out["exit_code"] = code
         return code, json.dumps(_jsonable(out), allow_nan=False)
     return code, study.format_table().rstrip("\n")
+
+
+def _plot_order(
+    args: argparse.Namespace, method: Any, problem: Any, hparams: Any, steps: Any, ctx: Any, study: Any
+) -> None:
+    """``--plot``: draw the study (and with ``--plot-both`` the other field's, no claim) to ``args.plot``."""
+    from .plots import plot_convergence
+    from .study import run_order_study
+
+    studies = [study]
+    if args.plot_both:
+        other = "corrected" if args.field == "leading" else "leading"
+        try:
+            h, T, k = steps, args.horizon, args.substeps
+            studies.append(run_order_study(method, other, problem, hparams, h, T, ctx, substeps=k))
+        except Inconclusive as e:  # the study asked for still stands: plot it alone
+            print(f"{PROG}: note: {other} field not plotted: {_one_line(str(e))}", file=sys.stderr)
+    title = f"{method.name} on {problem.name}: error against step ({ctx.name}, horizon {args.horizon:g})"
+    plot_convergence(studies, args.plot, title=title)
 
 
 def _jsonable(x: Any) -> Any:

@@ -121,6 +121,8 @@ class Method:
       other names must be given.
     * ``full_batch_fields``: fields claimed on a full batch only (their ``bind`` refuses
       mini-batch problems).
+    * ``modes``: field -> ``"at_least"`` (default: ``error <= C h^p``) or ``"exact"`` (the
+      order is exactly ``p``, e.g. a limit ODE that is only first order).
     * ``precisions``: ``("float64",)`` for a float64-only method (mp checks are skipped).
     * ``full_batch_form``: optional closed forms for a full batch,
       ``(field, loss, theta, h, n_values, hp, ctx, magnitude=False) -> (len(n_values), p)``,
@@ -140,6 +142,7 @@ class Method:
     claims: Mapping[str, float] = field(default_factory=lambda: {"leading": 1.0, "corrected": 2.0})
     domain: Mapping[str, Any] = field(default_factory=dict)
     full_batch_fields: frozenset[str] = frozenset()
+    modes: Mapping[str, str] = field(default_factory=dict)
     precisions: tuple[str, ...] = PRECISION_NAMES
     full_batch_form: Callable[..., np.ndarray] | None = None
     instances: Callable[..., Any] | None = None
@@ -159,6 +162,7 @@ class Method:
             raise InvalidInput(f"{self.name}: domain names {', '.join(sorted(given))}, not hyperparameters")
         object.__setattr__(self, "domain", domain)
         object.__setattr__(self, "full_batch_fields", frozenset(self.full_batch_fields))
+        object.__setattr__(self, "modes", {str(k): str(v) for k, v in dict(self.modes).items()})
         object.__setattr__(self, "precisions", tuple(self.precisions))
 
     @property
@@ -186,6 +190,10 @@ class Method:
         if name not in self.claims:
             raise InvalidInput(f"{self.name} has no field {name!r} (choose from {', '.join(self.claims)})")
         return self.make_field(name, **hp)
+
+    def mode(self, field: str) -> str:
+        """How the claim of ``field`` is judged: ``"at_least"`` (default) or ``"exact"``."""
+        return self.modes.get(field, "at_least")
 
     def supports(self, precision: str) -> bool:
         """Whether the method's optimizer and fields run in ``precision`` (``float64``/``mp``)."""
@@ -227,9 +235,12 @@ def _validate(method: Method) -> None:
     for f, p in method.claims.items():
         if not (math.isfinite(p) and p > 0):
             raise InvalidInput(f"{who}: field {f!r} claims order {p!r}, not a positive number")
-    unknown = sorted(method.full_batch_fields - set(method.claims))
+    unknown = sorted((method.full_batch_fields | set(method.modes)) - set(method.claims))
     if unknown:
-        raise InvalidInput(f"{who}: full_batch_fields names {unknown[0]!r}, which has no claim")
+        raise InvalidInput(f"{who}: full_batch_fields or modes name {unknown[0]!r}, which has no claim")
+    bad_modes = sorted(v for v in method.modes.values() if v not in ("at_least", "exact"))
+    if bad_modes:
+        raise InvalidInput(f"{who}: mode {bad_modes[0]!r} is not 'at_least' or 'exact'")
     bad = [p for p in method.precisions if p not in PRECISION_NAMES]
     if bad or "float64" not in method.precisions:
         raise InvalidInput(f"{who}: precisions must include 'float64' and be among {PRECISION_NAMES}")
@@ -409,46 +420,80 @@ def _closed_form(name: str) -> Callable[..., np.ndarray]:
     return form
 
 
+def _with_limits(name: str, make: Callable[..., FieldSpec]) -> dict[str, Any]:
+    """The ``limit`` field (and ``signgd`` for Adam and RMSProp) of a built-in method (``docs/limits.md``)."""
+    from .limits import LIMIT_CLAIMS, SIGNGD_CLAIM, SignGDField, limit_field
+
+    extra = {"limit": LIMIT_CLAIMS[name]}
+    if name in ("adam", "rmsprop"):
+        extra["signgd"] = SIGNGD_CLAIM
+
+    def make_field(field_name: str, **hp: float) -> FieldSpec:
+        if field_name == "limit":
+            return limit_field(name, **hp)
+        if field_name == "signgd":
+            return SignGDField(eps=hp["eps"])
+        return make(field_name, **hp)
+
+    return {
+        "make_field": make_field,
+        "claims": {"leading": 1.0, "corrected": 2.0, **{f: order for f, (order, _) in extra.items()}},
+        "modes": {f: mode for f, (_, mode) in extra.items()},
+        "full_batch_fields": frozenset(extra),
+    }
+
+
+def _eps_outside() -> list[Method]:
+    """RMSProp and Adam with eps outside the root (``docs/eps_outside.md``)."""
+    from .variants import methods
+
+    return methods()
+
+
 def _builtin_methods() -> list[Method]:
-    """The paper's methods, registered through :func:`register` like any plug-in."""
+    """The paper's methods and :mod:`bea_check.extra_methods`, registered through :func:`register`."""
     from .auto import adam_form, gd_form, heavy_ball_form, rmsprop_form
+    from .extra_methods import methods as _extra
+
     return [
         Method(
             "adam",
             "Adam, eps inside the root (Theorem 3.6)",
             {"beta": 0.3, "rho": 0.5, "eps": 1e-2},
             Adam,
-            lambda name, **hp: AdamField(name=name, **hp),
             full_batch_form=_closed_form("adam"),
             step_form=adam_form,
+            **_with_limits("adam", lambda name, **hp: AdamField(name=name, **hp)),
         ),
         Method(
             "gd",
             "(mini-batch) gradient descent (Barrett-Dherin)",
             {},
             GD,
-            lambda name: GDField(name=name),
             full_batch_form=_closed_form("gd"),
             step_form=gd_form,
+            **_with_limits("gd", lambda name: GDField(name=name)),
         ),
         Method(
             "heavy-ball",
             "heavy-ball momentum (Ghosh et al.; mini-batch by the recipe)",
             {"beta": 0.5},
             HeavyBall,
-            lambda name, **hp: HeavyBallField(name=name, **hp),
             full_batch_form=_closed_form("heavy-ball"),
             step_form=heavy_ball_form,
+            **_with_limits("heavy-ball", lambda name, **hp: HeavyBallField(name=name, **hp)),
         ),
         Method(
             "rmsprop",
             "RMSProp, eps inside the root (Theorem 3.3)",
             {"rho": 0.5, "eps": 1e-2},
             RMSProp,
-            lambda name, **hp: RMSPropField(name=name, **hp),
             full_batch_form=_closed_form("rmsprop"),
             step_form=rmsprop_form,
+            **_with_limits("rmsprop", lambda name, **hp: RMSPropField(name=name, **hp)),
         ),
+        *_extra(),
+        *_eps_outside(),
     ]
 
 

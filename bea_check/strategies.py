@@ -528,7 +528,7 @@ class Instance:
     """One order-study instance: method, problem, hyperparameters, steps and horizon.
 
     ``steps`` is decreasing; ``horizon`` is at least ``steps[0]``; an explicit schedule
-    covers ``floor(horizon / steps[-1])`` steps.
+    covers ``4 floor(horizon / steps[-1])`` steps (the halved steps an order check may add).
     """
 
     method: str
@@ -594,7 +594,9 @@ def _instances(
     k = draw(st.integers(min_value=min_size, max_value=max_size))
     steps = tuple(h0 / ratio**i for i in range(k))
     horizon = _aligned_horizon(h0, n0, steps, ratio)
-    length = steps_in_horizon(horizon, steps[-1])
+    # an explicit schedule must also cover the halved steps an order check may add (down to
+    # steps[-1] / 4, checks.check_global_order's default finest step)
+    length = 4 * steps_in_horizon(horizon, steps[-1])
     problem = draw(_families(loss, min_batches, max_batches, kinds, length, None))
     return Instance(method.name, problem, hp, steps, horizon)
 

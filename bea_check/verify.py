@@ -42,6 +42,7 @@ class TaskResult:
     orders: list[float] = field(default_factory=list)  # observed orders of the passing examples
     message: str = ""  # the failure message (with the study table), or the skip reason
     counterexample: str = ""  # the minimal instance, as recorded by the check
+    plot: str = ""  # the convergence plot of a failing check (``plot_dir``)
 
     @property
     def summary(self) -> str:
@@ -91,6 +92,23 @@ def _settings_for(profile: str, max_examples: int | None, cap: int | None) -> di
     return kw
 
 
+def preload() -> None:
+    """Import every bea_check module before drawing.
+
+    Hypothesis mixes literals of the loaded local modules into its draws, so the same seed
+    draws other instances when a lazily imported module is or is not loaded yet; loading all
+    of them makes a task's draws the same in every process.
+    """
+    import importlib
+    import pkgutil
+
+    import bea_check
+
+    for info in pkgutil.iter_modules(bea_check.__path__):
+        if info.name != "__main__":
+            importlib.import_module(f"bea_check.{info.name}")
+
+
 def _order_of(evidence: Any) -> float | None:
     """The observed order of an order study, or the smallest local order of a per-step study."""
     order = getattr(evidence, "observed_order", None)
@@ -111,6 +129,7 @@ def run_task(
     profile: str = "ci",
     max_examples: int | None = None,
     shrink: bool = True,
+    plot_dir: str | None = None,
 ) -> TaskResult:
     """Run one catalogue check on one registered method (in this process).
 
@@ -122,6 +141,7 @@ def run_task(
 
     from .checks import CheckFailed, CheckInconclusive
 
+    preload()
     method = get_method(method_name)
     check = CATALOGUE[check_name]
     reason = check.applies(method)
@@ -158,13 +178,18 @@ def run_task(
             orders.append(order)
 
     t0 = time.perf_counter()
-    status, message = "pass", ""
+    status, message, plot = "pass", "", ""
     try:
         prop()
-    except CheckFailed as e:
-        status, message = "fail", str(e)
-    except CheckInconclusive as e:
-        status, message = "inconclusive", str(e)
+    except (CheckFailed, CheckInconclusive) as e:
+        status = "fail" if isinstance(e, CheckFailed) else "inconclusive"
+        message = str(e)
+        if plot_dir is not None:
+            from .plots import plot_check_failure
+
+            title = f"{method_name} / {check_name}: {status}"
+            drawn = plot_check_failure(e, Path(plot_dir) / f"{method_name}-{check_name}.png", title=title)
+            plot = str(drawn) if drawn is not None else ""
     except Exception as e:  # a plug-in's optimizer or field may raise anything
         status, message = "error", f"{type(e).__name__}: {e}"
     seconds = time.perf_counter() - t0
@@ -178,6 +203,7 @@ def run_task(
         passing,
         message,
         "\n".join(last) if status != "pass" else "",
+        plot,
     )
 
 
@@ -186,7 +212,7 @@ def _worker_init(plugins: Sequence[str]) -> None:
         load_plugin(spec)
 
 
-def _task(args: tuple[str, str, str, int | None, bool]) -> TaskResult:
+def _task(args: tuple[str, str, str, int | None, bool, str | None]) -> TaskResult:
     return run_task(*args)
 
 
@@ -197,14 +223,17 @@ def verify(
     profile: str = "ci",
     max_examples: int | None = None,
     shrink: bool = True,
+    plot_dir: str | None = None,
     jobs: int = 1,
     plugins: Sequence[str] = (),
     progress: Callable[[int, int, TaskResult], None] | None = None,
 ) -> VerifyReport:
     """Run ``checks`` (default: the catalogue's default checks) on ``methods`` (default: all).
 
-    ``plugins`` are loaded first (:func:`bea_check.methods.load_plugin`), here and in every
-    job.  ``progress(done, total, result)`` is called as tasks finish.
+    ``plot_dir``: draw the convergence plot of each failing order check there
+    (``METHOD-CHECK.png``).  ``plugins`` are loaded first
+    (:func:`bea_check.methods.load_plugin`), here and in every job.  ``progress(done, total,
+    result)`` is called as tasks finish.
     """
     for spec in plugins:
         load_plugin(spec)
@@ -220,7 +249,9 @@ def verify(
         raise InvalidInput(f"max_examples must be >= 1, got {max_examples}")
     if jobs < 1:
         raise InvalidInput(f"jobs must be >= 1, got {jobs}")
-    tasks = [(m, c, profile, max_examples, shrink) for m in names for c in chosen]
+    if plot_dir is not None and not Path(plot_dir).is_dir():
+        raise InvalidInput(f"plot directory {plot_dir!r} does not exist")
+    tasks = [(m, c, profile, max_examples, shrink, plot_dir) for m in names for c in chosen]
     t0 = time.perf_counter()
     results: dict[tuple[str, str], TaskResult] = {}
     if jobs == 1:
@@ -274,6 +305,8 @@ def format_table(report: VerifyReport) -> str:
             lines += ["", f"== {r.method} / {r.check}: {r.status} =="]
             if r.counterexample:
                 lines += ["minimal counterexample:", r.counterexample]
+            if r.plot:
+                lines.append(f"plot: {r.plot}")
             lines.append(r.message)
     return "\n".join(lines)
 

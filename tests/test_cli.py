@@ -360,3 +360,24 @@ def test_python_m_bea_check_bad_input_subprocess():
     assert proc.stdout == ""
     assert proc.stderr.startswith("bea-check: error: ") and proc.stderr.count("\n") == 1
     assert "Traceback" not in proc.stderr
+
+
+def test_limit_field_uses_the_methods_mode_and_refuses_mini_batch(capsys):
+    code, out, err = run(
+        capsys, ["order", "--method", "rmsprop", "--field", "limit", "--batches", "1", "--json"]
+    )
+    data = json.loads(out)
+    assert code == 0 and data["expected_order"] == 1.0 and data["verdict"] == "pass"
+    assert 0.85 <= data["observed_order"] <= 1.15  # exactly first order (mode "exact")
+    code, out, err = run(capsys, ["order", "--method", "adam", "--field", "limit", "--batches", "3"])
+    assert_one_line_error(code, out, err, "full batch only", "--batches 1")
+
+
+def test_hp_passes_a_plugin_hyperparameter_and_refuses_bad_ones(capsys):
+    code, out, _ = run(
+        capsys, ["order", "--method", "adamw", "--hp", "wd=0.2", "--steps", "0.02,0.01", "--json"]
+    )
+    assert code == 0 and json.loads(out)["hyperparameters"]["wd"] == 0.2
+    for bad, word in (("wd", "NAME=VALUE"), ("wd=x", "not a number"), ("wd=9", "outside its domain")):
+        code, out, err = run(capsys, ["order", "--method", "adamw", "--hp", bad])
+        assert_one_line_error(code, out, err, word)

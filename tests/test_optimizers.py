@@ -109,5 +109,5 @@ def test_method_registry_resolves_and_validates():
     with pytest.raises(InvalidInput, match="unknown method"):
         get_method("lion")
     with pytest.raises(InvalidInput, match="no field"):
-        adam.field("limit", adam.resolve())
+        adam.field("nope", adam.resolve())
     assert adam.field("leading", adam.resolve()).name == "leading"

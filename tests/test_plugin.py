@@ -75,7 +75,7 @@ def test_fixtures_are_documented(pytester):
 def test_default_run_skips_mp_and_slow_with_reasons(sample, monkeypatch):
     monkeypatch.delenv("CI", raising=False)
     result = sample.runpytest("--strict-markers", "-rs", "-s")
-    result.assert_outcomes(passed=8, skipped=2)
+    result.assert_outcomes(passed=4 + len(METHODS), skipped=2)  # one test_per_method per method
     result.stdout.fnmatch_lines(
         [
             "SKIPPED [[]1[]] test_sample.py:*: mp test: run with --bea-precision mp (or both)",
@@ -101,7 +101,7 @@ def test_parametrized_ids_follow_the_options(sample):
 
 def test_mp_selected_runs_mp_tests(sample):
     result = sample.runpytest("--strict-markers", "--bea-precision", "mp", "--bea-dps", "40", "-v")
-    result.assert_outcomes(passed=9, skipped=1)
+    result.assert_outcomes(passed=5 + len(METHODS), skipped=1)
     result.stdout.fnmatch_lines(["*test_context[[]mp[]] PASSED*", "*test_needs_mp PASSED*"])
     assert "test_context[float64]" not in result.stdout.str()
 
@@ -177,7 +177,7 @@ def _collected(pytester, *args):
 
 def test_collection_is_identical_under_xdist(sample):
     serial = _collected(sample, "--bea-precision", "both")
-    assert len(serial) == 11
+    assert len(serial) == 7 + len(METHODS)
     result = sample.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider", "--bea-precision", "both", "-v")
     out = result.stdout.str()
     assert "Different tests were collected" not in out

@@ -27,13 +27,15 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 
 
 def test_verify_runs_the_catalogue_and_writes_json_and_junit(tmp_path):
-    report = verify(["gd"], ["corrected-full", "limit", "determinism"], max_examples=2)
-    assert [r.status for r in report.results] == ["pass", "skip", "pass"]
+    report = verify(["heavy-ball"], ["corrected-full", "pointwise", "determinism"], max_examples=2)
+    assert [r.status for r in report.results] == ["pass", "pass", "pass"]
     assert report.exit_code == 0 and report.ok
     assert 1.8 <= min(report.results[0].orders)
     table = format_table(report)
-    assert table.splitlines()[0].split() == ["method", "corrected-full", "limit", "determinism"]
-    assert "gd" in table and "2 pass, 1 skip" in table
+    assert table.splitlines()[0].split() == ["method", "corrected-full", "pointwise", "determinism"]
+    assert "heavy-ball" in table and "3 pass in" in table
+    skipped = verify(["adam-outside"], ["limit"], max_examples=1).results[0]
+    assert skipped.status == "skip" and skipped.message == "no limit field claimed"
 
 
 def test_results_do_not_depend_on_the_number_of_jobs():
@@ -92,11 +94,14 @@ def test_a_wrong_corrected_field_in_a_plugin_fails_and_names_the_check(tmp_path)
     (tmp_path / "wrong_plugin.py").write_text(source.replace("0.5 * np.einsum", "0.25 * np.einsum"))
     out = cli(
         "verify", "--plugin", "wrong_plugin.py:methods", "--method", "ema-momentum",
-        "--check", "corrected-full", "--max-examples", "2", "--no-shrink", cwd=tmp_path,
+        "--check", "corrected-full", "--max-examples", "2", "--no-shrink", "--plot-dir", ".", cwd=tmp_path,
     )  # fmt: skip
     assert out.returncode == 1
     assert "== ema-momentum / corrected-full: fail ==" in out.stdout
     assert "counterexample" in out.stdout and "verdict: fail" in out.stdout
+    plot = tmp_path / "ema-momentum-corrected-full.png"
+    assert f"plot: {plot.name}" in out.stdout or f"plot: {plot}" in out.stdout
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_the_property_suite_runs_on_a_plugin_under_pytest(pytester):
