@@ -58,7 +58,7 @@ from .checks import _powers
 from .errors import InvalidInput
 from .fields import BoundField, _Bound
 from .methods import Method, Range
-from .optimizers import AdamState, MomentumState
+from .optimizers import AdamState, MomentumState, adam_moments
 from .precision import Context
 
 __all__ = [
@@ -95,10 +95,8 @@ class AdamNoBias:
         return AdamState(ctx.zeros(len(theta0)), ctx.zeros(len(theta0)))
 
     def step(self, n: int, theta: np.ndarray, g: np.ndarray, state: AdamState, h: Any, ctx: Context):
-        beta, rho = ctx.scalar(self.beta), ctx.scalar(self.rho)
-        m = beta * state.m + (1 - beta) * g
-        nu = rho * state.nu + (1 - rho) * (g * g)
-        return theta - h * m / ctx.sqrt(nu + ctx.scalar(self.eps)), AdamState(m, nu)
+        new, m, nu = adam_moments(n, g, state, self.beta, self.rho, ctx, bias_corrected=False)
+        return theta - h * m / ctx.sqrt(nu + ctx.scalar(self.eps)), new
 
 
 @dataclass(frozen=True)
@@ -115,13 +113,9 @@ class AdamW:
         return AdamState(ctx.zeros(len(theta0)), ctx.zeros(len(theta0)))
 
     def step(self, n: int, theta: np.ndarray, g: np.ndarray, state: AdamState, h: Any, ctx: Context):
-        beta, rho = ctx.scalar(self.beta), ctx.scalar(self.rho)
-        m = beta * state.m + (1 - beta) * g
-        nu = rho * state.nu + (1 - rho) * (g * g)
-        mhat = m / (1 - beta ** (n + 1))
-        nuhat = nu / (1 - rho ** (n + 1))
+        new, mhat, nuhat = adam_moments(n, g, state, self.beta, self.rho, ctx)
         direction = mhat / ctx.sqrt(nuhat + ctx.scalar(self.eps)) + ctx.scalar(self.wd) * theta
-        return theta - h * direction, AdamState(m, nu)
+        return theta - h * direction, new
 
 
 @dataclass(frozen=True)

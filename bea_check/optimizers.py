@@ -103,6 +103,30 @@ class AdamState(NamedTuple):
     nu: np.ndarray
 
 
+def adam_moments(
+    n: int,
+    g: np.ndarray,
+    state: AdamState,
+    beta: float,
+    rho: float,
+    ctx: Context,
+    *,
+    bias_corrected: bool = True,
+) -> tuple[AdamState, np.ndarray, np.ndarray]:
+    """Adam's moment update at step ``n``: ``m' = beta m + (1-beta) g``, ``nu' = rho nu + (1-rho) g^2``.
+
+    Returns the new state and the moments the step uses: divided by ``1 - beta^{n+1}`` and
+    ``1 - rho^{n+1}`` when ``bias_corrected``, else ``m'`` and ``nu'`` themselves.  Shared by
+    every Adam-type optimizer (eps inside or outside, AdamW, no bias correction).
+    """
+    b, r = ctx.scalar(beta), ctx.scalar(rho)
+    m = b * state.m + (1 - b) * g
+    nu = r * state.nu + (1 - r) * (g * g)
+    if not bias_corrected:
+        return AdamState(m, nu), m, nu
+    return AdamState(m, nu), m / (1 - b ** (n + 1)), nu / (1 - r ** (n + 1))
+
+
 @dataclass(frozen=True)
 class Adam:
     """Adam with eps inside the root and bias correction of both moments (Definition 3.1)."""
@@ -116,12 +140,8 @@ class Adam:
         return AdamState(ctx.zeros(len(theta0)), ctx.zeros(len(theta0)))
 
     def step(self, n: int, theta: np.ndarray, g: np.ndarray, state: AdamState, h: Any, ctx: Context):
-        beta, rho = ctx.scalar(self.beta), ctx.scalar(self.rho)
-        m = beta * state.m + (1 - beta) * g
-        nu = rho * state.nu + (1 - rho) * (g * g)
-        mhat = m / (1 - beta ** (n + 1))
-        nuhat = nu / (1 - rho ** (n + 1))
-        return theta - h * mhat / ctx.sqrt(nuhat + ctx.scalar(self.eps)), AdamState(m, nu)
+        new, mhat, nuhat = adam_moments(n, g, state, self.beta, self.rho, ctx)
+        return theta - h * mhat / ctx.sqrt(nuhat + ctx.scalar(self.eps)), new
 
 
 def run_optimizer(opt: Optimizer, problem: Any, h: Any, N: int, ctx: Context) -> np.ndarray:

@@ -43,7 +43,7 @@ from hypothesis.errors import InvalidArgument
 from .fields import BoundField, _Bound
 from .losses import Polynomial
 from .methods import Method, Range
-from .optimizers import AdamState, RMSPropState
+from .optimizers import AdamState, RMSPropState, adam_moments
 from .precision import Context
 from .problems import Problem
 from .solve import steps_in_horizon
@@ -113,12 +113,8 @@ class AdamOutside:
         return AdamState(ctx.zeros(len(theta0)), ctx.zeros(len(theta0)))
 
     def step(self, n: int, theta: np.ndarray, g: np.ndarray, state: AdamState, h: Any, ctx: Context):
-        beta, rho = ctx.scalar(self.beta), ctx.scalar(self.rho)
-        m = beta * state.m + (1 - beta) * g
-        nu = rho * state.nu + (1 - rho) * (g * g)
-        mhat = m / (1 - beta ** (n + 1))
-        nuhat = nu / (1 - rho ** (n + 1))
-        return theta - h * mhat / (ctx.sqrt(nuhat) + ctx.scalar(self.eps)), AdamState(m, nu)
+        new, mhat, nuhat = adam_moments(n, g, state, self.beta, self.rho, ctx)
+        return theta - h * mhat / (ctx.sqrt(nuhat) + ctx.scalar(self.eps)), new
 
 
 # --------------------------------------------------------------------------- fields
