@@ -32,13 +32,10 @@ gradient is at most ``DELTA = 0.25`` in every component on the box ``[-BOX, BOX]
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from hypothesis import strategies as st
-from hypothesis.errors import InvalidArgument
 
 from .fields import BoundField, _Bound
 from .losses import Polynomial
@@ -46,16 +43,6 @@ from .methods import Method, Range
 from .optimizers import AdamState, RMSPropState, adam_moments
 from .precision import Context
 from .problems import Problem
-from .solve import steps_in_horizon
-from .strategies import (
-    _SEEDS,
-    LOSSES,
-    SCHEDULES,
-    Instance,
-    _aligned_horizon,
-    _min_steps_per_horizon,
-    _schedules,
-)
 
 __all__ = [
     "BOX",
@@ -291,144 +278,16 @@ def gradient_margin(problem: Problem, thetas: np.ndarray) -> float:
     return float(min(np.min(np.abs(loss.grad(th, F64))) for th in pts for loss in problem.losses))
 
 
-def _outside_method(method: str | Method) -> Method:
-    if isinstance(method, Method):
-        m = method
-    else:
-        ours = {x.name: x for x in methods()}
-        if method not in ours:
-            raise InvalidArgument(f"method={method!r} is not an eps-outside method ({', '.join(ours)})")
-        m = ours[method]
-    if m.name not in _BIAS_CORRECTED:
-        raise InvalidArgument(
-            f"method {m.name!r} is not an eps-outside method ({', '.join(_BIAS_CORRECTED)})"
-        )
-    return m
-
-
-@st.composite
-def _instances(
-    draw: Any,
-    method: Method,
-    kinds: tuple[str, ...],
-    batches: tuple[int, int],
-    max_decay: float,
-    eps_range: tuple[float, float],
-    sweep: tuple[int, int, float, int],
-    horizon_range: tuple[float, float],
-) -> Instance:
-    hp = {"rho": DECAY_MIN + draw(st.floats(min_value=0.0, max_value=max_decay - DECAY_MIN))}
-    if "beta" in method.hyperparameters:
-        # beta at least DECAY_GAP from rho: [DECAY_MIN, rho - gap] and [rho + gap, max_decay] laid end to end
-        rho = hp["rho"]
-        below = max(0.0, rho - DECAY_GAP - DECAY_MIN)
-        above = max(0.0, max_decay - rho - DECAY_GAP)
-        u = draw(st.floats(min_value=0.0, max_value=below + above))
-        hp["beta"] = (
-            DECAY_MIN + u if u < below or above == 0 else min(rho + DECAY_GAP + (u - below), max_decay)
-        )
-    lo_eps, hi_eps = (math.log10(e) for e in eps_range)
-    hp["eps"] = min(
-        max(10.0 ** draw(st.floats(min_value=lo_eps, max_value=hi_eps)), eps_range[0]), eps_range[1]
-    )
-    # the asymptotic range of strategies.instances without its eps factor: the adaptive update's
-    # slope is bounded here by the gradient margin (|g| >= 1 - DELTA), not by 1/sqrt(eps)
-    min_steps, max_steps, max_step, ratio = sweep
-    min_h, max_h = horizon_range
-    lo = max(_min_steps_per_horizon({k: v for k, v in hp.items() if k != "eps"}), math.ceil(min_h / max_step))
-    n0 = draw(st.integers(min_value=lo, max_value=2 * lo))
-    h0 = draw(st.floats(min_value=min_h / n0, max_value=min(max_step, max_h / n0)))
-    steps = tuple(h0 / ratio**i for i in range(draw(st.integers(min_value=min_steps, max_value=max_steps))))
-    horizon = _aligned_horizon(h0, n0, steps, ratio)
-    m = draw(st.integers(min_value=batches[0], max_value=1 if kinds == ("full",) else batches[1]))
-    # explicit schedules cover check_global_order's refinement down to steps[-1] / 4
-    sched = draw(_schedules(m, kinds, 4 * steps_in_horizon(horizon, steps[-1])))
-    dim = draw(st.integers(min_value=2, max_value=3))
-    seed = draw(_SEEDS)
-    coord = st.floats(min_value=-THETA0_BOX, max_value=THETA0_BOX)
-    theta0 = draw(st.tuples(*([coord] * dim)))
-    losses = dominant_linear_family(dim, m, seed)
-    name = (
-        f"dominant-linear polynomial ({m} batch{'es' if m > 1 else ''}, {type(sched).__name__}, seed {seed})"
-    )
-    return Instance(method.name, Problem(losses, sched, theta0, name), hp, steps, horizon)
-
-
-def instances(
-    method: str | Method,
-    *,
-    loss: str = "polynomial",
-    min_batches: int = 1,
-    max_batches: int = 3,
-    schedules: Sequence[str] = ("full", "cyclic", "reshuffled"),
-    max_decay: float = 0.6,
-    min_eps: float = 1e-8,
-    max_eps: float = 1.0,
-    min_steps: int = 3,
-    max_steps: int = 4,
-    max_step: float = 0.02,
-    ratio: int = 2,
-    min_horizon: float = 0.1,
-    max_horizon: float = 0.3,
-) -> st.SearchStrategy[Instance]:
+def instances(method: str | Method, **kwargs: Any) -> Any:
     """Order-study instances of an eps-outside method inside its claims' domain, by construction.
 
-    The keywords are those of :func:`bea_check.strategies.instances`; ``loss`` is accepted for
-    compatibility and ignored: the problems are always :func:`dominant_linear_family` losses (``p``
-    in 2..3, ``m`` in ``[min_batches, max_batches]``), ``theta0`` in ``[-THETA0_BOX, THETA0_BOX]^p``;
-    ``rho`` (and ``beta``, at least ``DECAY_GAP`` from ``rho``) in ``[0.05, max_decay]``; ``eps``
-    log-uniform in ``[min_eps, max_eps]`` (any size: outside the root eps needs no lower bound);
-    the sweep and the aligned horizon as in :func:`bea_check.strategies.instances`, at least
-    ``6 / (1 - max(beta, rho))^2`` steps of ``h_0`` per horizon.  The horizon is at most
-    ``min(max_horizon, max_horizon_for(method, max_decay))``, so the optimizer and the leading
-    flow stay in ``[-(BOX - MARGIN), BOX - MARGIN]^p`` and every gradient component at least
-    ``1 - DELTA = 0.75`` from zero.  The corrected flow adds ``h f^1``: ``MARGIN`` covers
-    ``|f^1| <= MARGIN / (h T) >= 16``; measured ``max |f^1| = 0.12`` over 200 draws.
-
-    Explicit schedules are drawn when asked (they cover ``check_global_order``'s refinement), but
-    order studies on them scatter for every method (``docs/special_cases.md``): use them for
-    pointwise checks.
+    The strategy lives in :mod:`bea_check.variants_instances` (imported here on first use, so
+    that registering the methods does not import Hypothesis); its keywords are those of
+    :func:`bea_check.strategies.instances`.
     """
-    m = _outside_method(method)
-    if loss not in LOSSES:
-        raise InvalidArgument(f"loss={loss!r} must be one of {', '.join(map(repr, LOSSES))} (it is ignored)")
-    if not (
-        isinstance(min_batches, int) and isinstance(max_batches, int) and 1 <= min_batches <= max_batches
-    ):
-        raise InvalidArgument(
-            f"need integers 1 <= min_batches <= max_batches, got {min_batches!r}, {max_batches!r}"
-        )
-    kinds = tuple(schedules)
-    if not kinds or any(k not in SCHEDULES for k in kinds):
-        raise InvalidArgument(
-            f"schedules must be drawn from {', '.join(map(repr, SCHEDULES))}, got {schedules!r}"
-        )
-    if kinds == ("full",) and min_batches != 1:
-        raise InvalidArgument(f"schedules=('full',) uses one batch: min_batches={min_batches} must be 1")
-    if not DECAY_MIN + DECAY_GAP <= max_decay < 1:
-        raise InvalidArgument(f"max_decay={max_decay!r} must lie in [{DECAY_MIN + DECAY_GAP}, 1)")
-    if not 0 < min_eps <= max_eps:
-        raise InvalidArgument(f"need 0 < min_eps <= max_eps, got {min_eps!r}, {max_eps!r}")
-    if not (2 <= min_steps <= max_steps and max_step > 0 and isinstance(ratio, int) and ratio >= 2):
-        raise InvalidArgument(
-            f"need 2 <= min_steps <= max_steps, max_step > 0 and an integer ratio >= 2, got "
-            f"{min_steps!r}, {max_steps!r}, {max_step!r}, {ratio!r}"
-        )
-    top = min(float(max_horizon), max_horizon_for(m.name, max_decay))
-    if not 0 < min_horizon <= top:
-        raise InvalidArgument(
-            f"need 0 < min_horizon <= min(max_horizon, {max_horizon_for(m.name, max_decay):.3g}) "
-            f"(the box argument), got {min_horizon!r}, {max_horizon!r}"
-        )
-    return _instances(
-        m,
-        kinds,
-        (min_batches, max_batches),
-        float(max_decay),
-        (float(min_eps), float(max_eps)),
-        (min_steps, max_steps, float(max_step), ratio),
-        (float(min_horizon), top),
-    )
+    from .variants_instances import instances as strategy
+
+    return strategy(method, **kwargs)
 
 
 # --------------------------------------------------------------------------- registry entries
