@@ -165,6 +165,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: a long-running test; skipped unless --bea-slow is given")
     config.addinivalue_line(
         "markers",
+        "bea_methods(*names): parametrize the bea_method fixture over these methods only "
+        "(those of them that --bea-methods selects)",
+    )
+    config.addinivalue_line(
+        "markers",
         "uses_mp: the test computes in mp (not slow); skipped for float64-only methods (bea_method)",
     )
     # Validate the options early (a usage error, not a failure in every test).
@@ -220,6 +225,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("bea_precision", values, indirect=True)
     if "bea_method" in metafunc.fixturenames:
         names = config.stash[_METHODS]
+        only = metafunc.definition.get_closest_marker("bea_methods")
+        if only is not None:  # a claim about some methods only: still filtered by --bea-methods
+            names = [n for n in names if n in only.args]
         metafunc.parametrize("bea_method", names, ids=names, indirect=True)
 
 
