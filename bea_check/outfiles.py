@@ -19,6 +19,7 @@ New files get the mode ``open()`` would give them (``0o666`` less the umask), no
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -127,16 +128,21 @@ def write_all(files: Mapping[str | os.PathLike[str], Payload]) -> dict[str | os.
     """Write every file of ``files`` or none: stage all of them, then rename each into place.
 
     Returns the mapping from the given keys to the written paths.  On any failure while
-    staging, every temporary file is removed and no target is touched.
+    staging, every temporary file and every directory created here is removed, and no
+    target is touched.
     """
     mode = file_mode()
     staged: list[tuple[str, Path]] = []
+    made: list[Path] = []  # directories created here, deepest last
     out: dict[str | os.PathLike[str], Path] = {}
+    done = False
     try:
         for key, data in files.items():
             target = Path(key)
             try:
+                missing = [d for d in (target.parent, *target.parent.parents) if not d.exists()]
                 target.parent.mkdir(parents=True, exist_ok=True)
+                made += [d for d in reversed(missing) if d not in made]
                 staged.append((_stage(target, data, mode), target))
             except OSError as e:
                 raise InvalidInput(f"cannot write {target}: {e.strerror or e}") from None
@@ -146,7 +152,12 @@ def write_all(files: Mapping[str | os.PathLike[str], Payload]) -> dict[str | os.
                 os.replace(tmp, target)
             except OSError as e:
                 raise InvalidInput(f"cannot write {target}: {e.strerror or e}") from None
+        done = True
     finally:
         for tmp, _ in staged:
             Path(tmp).unlink(missing_ok=True)
+        if not done:  # leave no empty directories behind either
+            for d in reversed(made):
+                with contextlib.suppress(OSError):
+                    d.rmdir()
     return out
