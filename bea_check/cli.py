@@ -1,40 +1,72 @@
 """``bea-check``: the command line.
 
 ``bea-check order`` measures the global order of a modified equation (the optimizer's
-iterates against the flow of a field) and judges a claimed order.  Exit status:
+iterates against the flow of a field) and judges a claimed order.  Every subcommand uses
+the exit codes of :mod:`bea_check.cli_common`:
 
-* 0 -- the study ran (verdict ``pass``, ``no claim``, or a non-failing verdict);
-* 1 -- the verdict is ``fail``;
-* 2 -- bad input (one line on stderr, prefixed ``bea-check: error: ``; argparse's own
-  usage errors are reported the same way);
-* 3 -- :class:`~bea_check.errors.Inconclusive`: the numerics cannot support a verdict.
+* 0 -- the claims hold (verdict ``pass``; or ``no claim`` with ``--no-claim``);
+* 1 -- a claim fails (verdict ``fail``);
+* 2 -- usage error, bad input or an I/O error: one line ``bea-check: error: ...`` on
+  stderr (argparse's own usage errors are reported the same way), refused before any
+  expensive work, nothing written;
+* 3 -- inconclusive: :class:`~bea_check.errors.Inconclusive` (the numerics cannot support a
+  verdict), or a claimed order whose verdict is ``pre-asymptotic`` or ``round-off``;
+* 130 -- interrupted (Ctrl-C): one line ``bea-check: interrupted``, no traceback.
 
-The CLI parses and checks its own arguments (steps, horizon, option combinations) and
-delegates the rest (method and hyperparameter ranges, fields, losses, loss files) to
-the library.  Only :class:`~bea_check.errors.BeaCheckError` is caught: anything else
-is a bug and keeps its traceback.  Output is written only once everything has been
-computed, so an error never leaves a half-written table or JSON object behind.
+The CLI parses and checks its own arguments (steps, horizon, option combinations, output
+paths through :mod:`bea_check.outfiles`) and delegates the rest (method and hyperparameter
+ranges, fields, losses, loss files) to the library.  Caught: :class:`~bea_check.errors.BeaCheckError`,
+``OSError`` (I/O, exit 2), and the checks' ``CheckFailed`` / ``CheckInconclusive`` (exit 1 / 3)
+should a subcommand let one through; anything else is a bug and keeps its traceback.
+Output is written only once everything has been computed, so an error never leaves a
+half-written table, JSON object or figure behind.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-import numpy as np
-
+from .cli_common import (
+    EXIT_FAIL,
+    EXIT_INCONCLUSIVE,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    PROG,
+    exit_status,
+    finite_float,
+    int_arg,
+    jsonable,
+    one_line,
+    parse_hp,
+    parse_steps,
+    split_names,
+    split_options,
+    verdict_exit_code,
+)
 from .errors import BeaCheckError, Inconclusive, InvalidInput
+from .outfiles import check_output_dir, check_output_file
 
-__all__ = ["DEFAULTS", "EXIT_FAIL", "EXIT_INCONCLUSIVE", "EXIT_INVALID", "EXIT_OK", "main", "parse_steps"]
+__all__ = [
+    "DEFAULTS",
+    "EXIT_FAIL",
+    "EXIT_INCONCLUSIVE",
+    "EXIT_INTERRUPTED",
+    "EXIT_INVALID",
+    "EXIT_OK",
+    "build_parser",
+    "main",
+    "parse_steps",
+]
 
-PROG = "bea-check"
-EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_INCONCLUSIVE = 0, 1, 2, 3
+# The names these helpers had here before bea_check.cli_common (bea_check.mutations imports _int).
+_finite_float, _int, _jsonable, _one_line = finite_float, int_arg, jsonable, one_line
 
 DEFAULTS: dict[str, Any] = {
     "method": "adam",
@@ -81,51 +113,12 @@ def _version() -> str:
 # --------------------------------------------------------------------------- parsing
 
 
-def _finite_float(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(x):
-        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
-    return x
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-
-
-def parse_steps(text: str) -> tuple[float, ...]:
-    """Parse ``--steps``: comma-separated, positive, finite, distinct; sorted descending.
-
-    At least two steps are needed to measure an order.  Raises :class:`InvalidInput`.
-    """
-    parts = [p.strip() for p in text.split(",")]
-    if not text.strip() or any(not p for p in parts):
-        raise InvalidInput(f"--steps: expected comma-separated step sizes like 0.02,0.01, got {text!r}")
-    steps: list[float] = []
-    for p in parts:
-        try:
-            h = float(p)
-        except ValueError:
-            raise InvalidInput(f"--steps: not a number: {p!r}") from None
-        if not math.isfinite(h) or h <= 0:
-            raise InvalidInput(f"--steps: every step must be a positive finite number, got {p!r}")
-        if h in steps:
-            raise InvalidInput(f"--steps: step {h!r} is repeated (steps must be distinct)")
-        steps.append(h)
-    if len(steps) < 2:
-        raise InvalidInput("--steps: an order study needs at least two distinct steps")
-    return tuple(sorted(steps, reverse=True))
-
-
 def build_parser() -> argparse.ArgumentParser:
+    """The ``bea-check`` parser with every subcommand (nothing expensive is imported)."""
     parser = _Parser(
         prog=PROG,
-        description="Property-based checks of modified equations (backward error analysis) for optimizers.",
+        description="Property-based checks of modified equations (backward error analysis) for optimizers. "
+        + exit_status("the claims hold", "a claim fails", "the numerics cannot support a verdict"),
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -137,8 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Run the optimizer with each step h and solve the field's ODE over the same horizon; "
             "error(h) = max_n ||theta(nh) - theta^n||. Prints a table of step, error and pairwise "
-            "order, and the fitted order (the slope of log error against log h). Exit status: 0 ok, "
-            "1 verdict fail, 2 bad input, 3 inconclusive."
+            "order, and the fitted order (the slope of log error against log h). "
+            + exit_status(
+                "the claimed order holds (verdict pass), or --no-claim",
+                "the verdict is fail",
+                "the solver error is too large, or the verdict is pre-asymptotic or round-off",
+            )
         ),
     )
     g = order.add_argument_group("what to check")
@@ -162,19 +159,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--beta",
-        type=_finite_float,
+        type=finite_float,
         default=None,
         help=f"momentum parameter in (0,1) (method default; adam: {d['beta']})",
     )
     g.add_argument(
         "--rho",
-        type=_finite_float,
+        type=finite_float,
         default=None,
         help=f"second-moment decay in (0,1) (method default; adam: {d['rho']})",
     )
     g.add_argument(
         "--eps",
-        type=_finite_float,
+        type=finite_float,
         default=None,
         help=f"denominator offset > 0 (method default; adam: {d['eps']})",
     )
@@ -183,7 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="any other hyperparameter of the method, e.g. --hp wd=0.05 for adamw (repeatable)",
+        help="any other hyperparameter of the method, e.g. --hp wd=0.05 for adamw (repeatable); a name "
+        "the method does not take is bad input (--beta, --rho, --eps are ignored with a note instead)",
     )
 
     g = order.add_argument_group("problem")
@@ -199,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--batches",
-        type=_int,
+        type=int_arg,
         default=None,
         help=f"number of mini-batch losses of a built-in loss (default: {d['batches']}, 1 for the "
         "full-batch-only bilinear loss; a loss file's LOSSES are its batches)",
@@ -212,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--seed",
-        type=_int,
+        type=int_arg,
         default=d["seed"],
         help="seed of the data and of reshuffling (default: %(default)s)",
     )
@@ -226,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--horizon",
-        type=_finite_float,
+        type=finite_float,
         default=d["horizon"],
         help="time horizon T > 0, at least the largest step; step h runs floor(T/h) steps "
         "(default: %(default)s)",
@@ -238,11 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="float64, or mp: MPFR arbitrary precision through gmpy2 (default: %(default)s)",
     )
     g.add_argument(
-        "--dps", type=_int, default=None, help="decimal digits for --precision mp (default 30, at least 16)"
+        "--dps",
+        type=int_arg,
+        default=None,
+        help="decimal digits for --precision mp (default 30, at least 16)",
     )
     g.add_argument(
         "--substeps",
-        type=_int,
+        type=int_arg,
         default=d["substeps"],
         help="Runge-Kutta substeps per optimizer step in the reference ODE solve, >= 1 "
         "(default: %(default)s)",
@@ -251,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = order.add_argument_group("claim and output")
     g.add_argument(
         "--expect",
-        type=_finite_float,
+        type=finite_float,
         default=None,
         metavar="P",
         help="claimed global order to judge (default: the method's claim for the field, "
@@ -272,13 +273,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--tol",
-        type=_finite_float,
+        type=finite_float,
         default=d["tol"],
         help="tolerance when judging a claim: the fitted and the finest pairwise order must be "
         "at least P - tol (default: %(default)s)",
     )
     g.add_argument(
-        "--json", action="store_true", help="print one JSON object (on success only) instead of the table"
+        "--json",
+        action="store_true",
+        help="print one JSON object instead of the table (whenever the study ran: exit 0, 1 or 3)",
     )
     g.add_argument(
         "--plot",
@@ -320,8 +323,11 @@ def _add_verify(sub: Any) -> None:
             "Run every check of the catalogue (Hypothesis-drawn instances inside each method's domain) "
             "on every registered method, built-in and plug-in, or on --method. Prints a table method x "
             "check -> pass/fail with observed orders, and for each failure the minimal counterexample. "
-            "Exit status: 0 all pass (or skip), 1 a claim fails or a method raises, 2 bad input, "
-            "3 only inconclusive results."
+            + exit_status(
+                "every check passes (or is skipped with its reason)",
+                "a claim fails or a method raises",
+                "only inconclusive results besides passes",
+            )
         ),
     )
     v.add_argument(
@@ -355,7 +361,7 @@ def _add_verify(sub: Any) -> None:
     )
     v.add_argument(
         "--max-examples",
-        type=_int,
+        type=int_arg,
         default=None,
         metavar="N",
         help="examples per check (overrides the profile)",
@@ -363,10 +369,25 @@ def _add_verify(sub: Any) -> None:
     v.add_argument(
         "-j",
         "--jobs",
-        type=_int,
+        type=int_arg,
         default=1,
         metavar="N",
         help="processes to run checks in (default: %(default)s)",
+    )
+    v.add_argument(
+        "--seed",
+        type=int_arg,
+        default=0,
+        metavar="N",
+        help="mixed into every check's Hypothesis seed, >= 0: 0 draws the usual instances, other values "
+        "other instances; results never depend on --jobs (default: %(default)s)",
+    )
+    v.add_argument(
+        "--database",
+        metavar="DIR",
+        default=None,
+        help="keep Hypothesis's storage (example database: failing examples are replayed first next "
+        "time) in DIR (default: a temporary directory, removed at the end)",
     )
     v.add_argument("--json", metavar="FILE", default=None, help="also write the results as JSON to FILE")
     v.add_argument(
@@ -406,38 +427,47 @@ def _list_catalogue(plugins: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _names(values: list[str] | None) -> list[str] | None:
-    if not values:
-        return None
-    return [n.strip() for v in values for n in v.split(",") if n.strip()]
+def check_verify_outputs(args: argparse.Namespace) -> None:
+    """``verify``'s output targets, refused before any work (:mod:`bea_check.outfiles`)."""
+    files = [(opt, p) for opt, p in (("--json", args.json), ("--junit-xml", args.junit_xml)) if p is not None]
+    for opt, path in files:
+        check_output_file(path, opt)
+    if len(files) == 2 and os.path.abspath(files[0][1]) == os.path.abspath(files[1][1]):
+        raise InvalidInput(f"--json and --junit-xml name the same file {files[0][1]!r}")
+    if args.plot_dir is not None:
+        check_output_dir(args.plot_dir, "--plot-dir")
+    if args.database is not None:
+        check_output_dir(args.database, "--database")
 
 
 def _cmd_verify(args: argparse.Namespace) -> tuple[int, str]:
     from .verify import format_table, verify, write_json, write_junit
 
-    if args.list:
-        return EXIT_OK, _list_catalogue(args.plugin)
     if args.max_examples is not None and args.max_examples < 1:
         raise InvalidInput(f"--max-examples must be >= 1, got {args.max_examples}")
     if args.jobs < 1:
         raise InvalidInput(f"--jobs must be >= 1, got {args.jobs}")
-    for opt, path in (("--json", args.json), ("--junit-xml", args.junit_xml)):
-        if path is not None and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-            raise InvalidInput(f"{opt}: directory of {path!r} does not exist")
+    if args.seed < 0:
+        raise InvalidInput(f"--seed must be >= 0, got {args.seed}")
+    check_verify_outputs(args)
+    if args.list:
+        return EXIT_OK, _list_catalogue(args.plugin)
 
     def progress(done: int, total: int, r: Any) -> None:
         if not args.quiet:
             print(f"[{done}/{total}] {r.method} {r.check}: {r.summary} ({r.seconds:.1f} s)", file=sys.stderr)
 
     report = verify(
-        _names(args.method),
-        _names(args.check),
+        split_names(args.method),
+        split_names(args.check),
         profile=args.profile,
         max_examples=args.max_examples,
         shrink=not args.no_shrink,
         plot_dir=args.plot_dir,
         jobs=args.jobs,
         plugins=args.plugin,
+        seed=args.seed,
+        database=args.database,
         progress=progress,
     )
     if args.json:
@@ -461,6 +491,8 @@ def _check_order_args(args: argparse.Namespace) -> tuple[float, ...]:
         raise InvalidInput("--loss and --loss-file exclude each other (give one)")
     if args.loss_file is not None and args.batches is not None:
         raise InvalidInput("--batches does not apply to --loss-file (its LOSSES are the batches)")
+    if args.loss_file is not None and args.precision != "float64":
+        raise InvalidInput("--loss-file runs in float64 only (its losses are autograd.numpy code)")
     if args.batches is not None and args.batches < 1:
         raise InvalidInput(f"--batches must be >= 1, got {args.batches}")
     if args.seed < 0:
@@ -471,6 +503,14 @@ def _check_order_args(args: argparse.Namespace) -> tuple[float, ...]:
         raise InvalidInput(f"--tol must be > 0, got {args.tol!r}")
     if args.expect is not None and args.expect <= 0:
         raise InvalidInput(f"--expect must be > 0, got {args.expect!r}")
+    if args.no_claim and args.expect is not None:
+        raise InvalidInput("--expect and --no-claim exclude each other")
+    if args.plot_both and args.plot is None:
+        raise InvalidInput("--plot-both needs --plot FILE")
+    if args.plot is not None:
+        from .plots import check_figure_path  # matplotlib itself is imported only to draw
+
+        check_figure_path(args.plot)
     return steps
 
 
@@ -484,31 +524,15 @@ def _cmd_order(args: argparse.Namespace) -> tuple[int, str]:
     for spec in args.plugin:
         load_plugin(spec)
     method = get_method(args.method)
-    given = {k: getattr(args, k) for k in HYPERPARAMETERS if getattr(args, k) is not None}
-    for item in args.hp:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key or key in given or key in HYPERPARAMETERS:
-            raise InvalidInput(f"--hp expects NAME=VALUE (a name without its own option), got {item!r}")
-        try:
-            given[key] = _finite_float(value)
-        except argparse.ArgumentTypeError as e:
-            raise InvalidInput(f"--hp {key}: {e}") from None
-    ignored = sorted(k for k in given if k not in method.hyperparameters)
-    hparams = method.resolve(**{k: v for k, v in given.items() if k not in ignored})
-    for k in ignored:
-        validate_hyperparameter(k, given[k])
+    named = {k: getattr(args, k) for k in HYPERPARAMETERS if getattr(args, k) is not None}
+    for k, v in named.items():
+        validate_hyperparameter(k, v)  # an ignored value must still be valid
+    given, ignored = split_options(named, method.hyperparameters)
+    given.update(parse_hp(args.hp, HYPERPARAMETERS, method.hyperparameters, method.name))
+    hparams = method.resolve(**given)
     method.field(args.field, hparams)  # unknown field: InvalidInput before any work
-    if args.no_claim and args.expect is not None:
-        raise InvalidInput("--expect and --no-claim exclude each other")
     expected = None if args.no_claim else (args.expect or method.claims[args.field])
     mode = args.mode or (method.mode(args.field) if args.expect is None else "at_least")
-    if args.plot_both and args.plot is None:
-        raise InvalidInput("--plot-both needs --plot FILE")
-    if args.plot is not None:
-        from .plots import check_figure_path
-
-        check_figure_path(args.plot)
 
     from .problems import builtin_problem, problem_from_loss_file
     from .study import run_order_study
@@ -550,7 +574,7 @@ def _cmd_order(args: argparse.Namespace) -> tuple[int, str]:
             _plot_order(args, method, problem, hparams, steps, ctx, study)
     elapsed = time.perf_counter() - t0
 
-    code = EXIT_FAIL if study.verdict == "fail" else EXIT_OK
+    code = verdict_exit_code(study.verdict)
     for k in ignored:  # a note, not an error: one command line can then loop over methods
         print(f"{PROG}: note: {method.name} takes no {k}; --{k} ignored", file=sys.stderr)
     if args.json:
@@ -573,7 +597,7 @@ def _cmd_order(args: argparse.Namespace) -> tuple[int, str]:
         else:
             out.setdefault("timings", {"cli_total": elapsed})
         out["exit_code"] = code
-        return code, json.dumps(_jsonable(out), allow_nan=False)
+        return code, json.dumps(jsonable(out), allow_nan=False)
     return code, study.format_table().rstrip("\n")
 
 
@@ -591,60 +615,75 @@ def _plot_order(
             h, T, k = steps, args.horizon, args.substeps
             studies.append(run_order_study(method, other, problem, hparams, h, T, ctx, substeps=k))
         except Inconclusive as e:  # the study asked for still stands: plot it alone
-            print(f"{PROG}: note: {other} field not plotted: {_one_line(str(e))}", file=sys.stderr)
+            print(f"{PROG}: note: {other} field not plotted: {one_line(str(e))}", file=sys.stderr)
     title = f"{method.name} on {problem.name}: error against step ({ctx.name}, horizon {args.horizon:g})"
     plot_convergence(studies, args.plot, title=title)
-
-
-def _jsonable(x: Any) -> Any:
-    """Plain JSON values: numpy/MPFR numbers to float, non-finite floats to None."""
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple, np.ndarray)):
-        return [_jsonable(v) for v in (x.tolist() if isinstance(x, np.ndarray) else x)]
-    if x is None or isinstance(x, (bool, str, int)):
-        return x
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    try:
-        f = float(x)
-    except (TypeError, ValueError):
-        return str(x)
-    return f if math.isfinite(f) else None
 
 
 # --------------------------------------------------------------------------- main
 
 
-def _one_line(message: str) -> str:
-    return " ".join(message.split()) or "unknown error"
+def _error(message: str) -> int:
+    print(f"{PROG}: error: {one_line(message)}", file=sys.stderr)
+    return EXIT_INVALID
+
+
+def _os_error(e: OSError) -> str:
+    where = f"{e.filename}: " if e.filename else ""
+    return f"{where}{e.strerror or e}"
+
+
+def _print(text: str) -> int | None:
+    """Print the result; ``EXIT_INVALID`` if stdout cannot take it (a closed pipe, a full disk)."""
+    try:
+        print(text)
+        sys.stdout.flush()
+    except OSError as e:
+        try:  # keep the interpreter's own flush at exit from raising again
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):  # pragma: no cover - stdout without a descriptor
+            pass
+        return _error(f"cannot write the output: {e.strerror or e}")
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``bea-check``; returns the exit status."""
-    parser = build_parser()
+    """Entry point of ``bea-check``; returns the exit status (module docstring)."""
     try:
-        args = parser.parse_args(argv)
-    except _UsageError as e:
-        print(f"{PROG}: error: {_one_line(str(e))}", file=sys.stderr)
-        return EXIT_INVALID
-    except SystemExit as e:  # --help, --version
-        return e.code if isinstance(e.code, int) else 0
-    try:
-        code, text = args.run(args)
-    except InvalidInput as e:
-        print(f"{PROG}: error: {_one_line(str(e))}", file=sys.stderr)
-        return EXIT_INVALID
-    except Inconclusive as e:
-        print(f"{PROG}: inconclusive: {_one_line(str(e))}", file=sys.stderr)
-        return EXIT_INCONCLUSIVE
-    except BeaCheckError as e:
-        print(f"{PROG}: error: {_one_line(str(e))}", file=sys.stderr)
-        return EXIT_INVALID
-    print(text)
-    return code
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except _UsageError as e:
+            return _error(str(e))
+        except SystemExit as e:  # --help, --version
+            return e.code if isinstance(e.code, int) else 0
+        try:
+            code, text = args.run(args)
+        except InvalidInput as e:
+            return _error(str(e))
+        except Inconclusive as e:
+            print(f"{PROG}: inconclusive: {one_line(str(e))}", file=sys.stderr)
+            return EXIT_INCONCLUSIVE
+        except BeaCheckError as e:
+            return _error(str(e))
+        except OSError as e:  # I/O outside bea_check.outfiles (reading a file, a full disk, ...)
+            return _error(_os_error(e))
+        except AssertionError as e:  # a check's verdict a subcommand did not turn into its exit code
+            from .checks import CheckFailed, CheckInconclusive
+
+            if isinstance(e, CheckInconclusive):
+                print(f"{PROG}: inconclusive: {one_line(str(e))}", file=sys.stderr)
+                return EXIT_INCONCLUSIVE
+            if isinstance(e, CheckFailed):
+                code, text = EXIT_FAIL, str(e)
+            else:
+                raise
+        failed = _print(text)
+        return code if failed is None else failed
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -46,6 +46,7 @@ certifies the closed forms pointwise (``tests/test_extra_methods.py``, ``docs/ne
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -340,8 +341,19 @@ def _closed(method: str) -> Any:
 
 
 def methods() -> list[Method]:
-    """The registry entries ``adam-no-bias``, ``adamw`` and ``nesterov`` (float64 and mp)."""
-    return [
+    """The registry entries ``adam-no-bias``, ``adamw`` and ``nesterov`` (float64 and mp).
+
+    The same :class:`Method` objects on every call (built once), so that registering them
+    again (``--plugin bea_check.extra_methods:methods`` after the built-ins) is a no-op, not a
+    name clash.
+    """
+    return list(_methods())
+
+
+@functools.cache
+def _methods() -> tuple[Method, ...]:
+    """The registry entries, built on the first call."""
+    return (
         Method(
             "adam-no-bias",
             "Adam without bias correction, eps inside the root",
@@ -369,4 +381,4 @@ def methods() -> list[Method]:
             full_batch_form=_closed("nesterov"),
             step_form=nesterov_form,
         ),
-    ]
+    )

@@ -3,8 +3,9 @@
 ``--claim rate`` (claim 5: ``||f_n - f_inf||`` decays geometrically), ``large-eps`` (claim 3:
 Examples 3.5 / 3.8), ``signgd`` (claim 4) and ``regimes`` (claim 6), on a built-in full-batch
 problem.  The global orders of the ``limit`` and ``signgd`` fields are ``bea-check order
---field limit|signgd``.  Exit status as for ``order``: 0 pass, 1 fail, 2 bad input.  Only
-``argparse`` is imported with the parser; the checks are imported when the command runs.
+--field limit|signgd``.  Exit status as for ``order`` (:mod:`bea_check.cli_common`): 0 pass,
+1 fail, 2 bad input, 3 inconclusive, 130 interrupted.  Only ``argparse`` is imported with the
+parser; the checks are imported when the command runs.
 """
 
 from __future__ import annotations
@@ -13,12 +14,23 @@ import argparse
 import sys
 from typing import Any
 
-from .cli import _finite_float
+from .cli_common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    PROG,
+    exit_status,
+    finite_float,
+    int_arg,
+    split_options,
+)
+from .errors import InvalidInput
 
 __all__ = ["CLAIMS", "add_parser"]
 
 CLAIMS = ("rate", "large-eps", "signgd", "regimes")
 _REGIMES = ("large-gradient", "small-gradient")
+DEFAULT_H = 0.01
+"""Step size of the fields for ``--claim rate``."""
 
 
 def add_parser(sub: Any) -> None:
@@ -31,7 +43,8 @@ def add_parser(sub: Any) -> None:
             "rate (||f_n - f_inf|| ~ n^b r^n, r = max(beta, rho) for adam, rho rmsprop, beta heavy-ball), "
             "large-eps (rmsprop -> gd, adam -> heavy-ball, rescaled; difference ~ 1/eps), "
             "signgd (the leading large-n field is -g/sqrt(g^2+eps)), regimes (|g| >> sqrt(eps) and "
-            "|g| << sqrt(eps) forms, first order). Exit status: 0 pass, 1 fail, 2 bad input."
+            "|g| << sqrt(eps) forms, first order). "
+            + exit_status("the claim holds", "it fails", "the check cannot decide")
         ),
     )
     p.add_argument("--claim", choices=CLAIMS, default="rate", help="which claim (default: %(default)s)")
@@ -39,13 +52,23 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--loss", default="tanh-net", help="polynomial, tanh-net, bilinear (full batch; default: %(default)s)"
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the built-in data (default: %(default)s)")
+    p.add_argument("--seed", type=int_arg, default=0, help="seed of the built-in data (default: %(default)s)")
     for name in ("beta", "rho", "eps"):
-        p.add_argument(f"--{name}", type=_finite_float, default=None, help=f"{name} (method default)")
-    p.add_argument("--h", type=_finite_float, default=0.01, help="step size of the fields for --claim rate")
+        p.add_argument(
+            f"--{name}",
+            type=finite_float,
+            default=None,
+            help=f"{name} (method default; a method that does not take it ignores it with a note)",
+        )
+    p.add_argument(
+        "--h",
+        type=finite_float,
+        default=None,
+        help=f"step size of the fields, --claim rate only (default: {DEFAULT_H:g})",
+    )
     p.add_argument(
         "--n",
-        type=int,
+        type=int_arg,
         default=None,
         help="rmsprop, --claim large-eps: step n of the field (default: large n)",
     )
@@ -69,27 +92,33 @@ def _slopes(slopes: dict[str, float | None]) -> str:
 
 def _cmd_limits(args: argparse.Namespace) -> tuple[int, str]:
     from . import limits
-    from .checks import CheckFailed
-    from .errors import InvalidInput
-    from .methods import get_method
+    from .checks import CheckFailed  # CheckInconclusive: main prints it in one line, exit 3
+    from .methods import get_method, validate_hyperparameter
     from .problems import builtin_problem
 
-    method = get_method(args.method)
-    given = {k: getattr(args, k) for k in ("beta", "rho", "eps") if getattr(args, k) is not None}
-    ignored = sorted(k for k in given if k not in method.hyperparameters)
-    for k in ignored:
-        print(f"bea-check: note: {method.name} takes no {k}; --{k} ignored", file=sys.stderr)
-    hp = method.resolve(**{k: v for k, v in given.items() if k not in ignored})
-    if args.h <= 0:
-        raise InvalidInput(f"--h must be > 0, got {args.h!r}")
+    if args.h is not None and args.claim != "rate":
+        raise InvalidInput(f"--h is the step of --claim rate only (not --claim {args.claim})")
+    h = DEFAULT_H if args.h is None else args.h
+    if h <= 0:
+        raise InvalidInput(f"--h must be > 0, got {h!r}")
     if args.n is not None and (args.claim != "large-eps" or args.n < 0):
         raise InvalidInput("--n is a non-negative step for --claim large-eps (rmsprop) only")
+    if args.regime != "both" and args.claim != "regimes":
+        raise InvalidInput(f"--regime applies to --claim regimes only (not --claim {args.claim})")
+    if args.seed < 0:
+        raise InvalidInput(f"--seed must be >= 0, got {args.seed}")
+    method = get_method(args.method)
+    named = {k: getattr(args, k) for k in ("beta", "rho", "eps") if getattr(args, k) is not None}
+    for k, v in named.items():
+        validate_hyperparameter(k, v)  # an ignored value must still be valid
+    given, ignored = split_options(named, method.hyperparameters)
+    hp = method.resolve(**given)
     problem = builtin_problem(args.loss, batches=1, seed=args.seed)
     head = f"{args.claim}: {method.name} on {problem.name}, {dict(hp)}"
     try:
         if args.claim == "rate":
-            ev = limits.check_large_n_rate(method, problem, hp, h=args.h)
-            rows = [f"{head}, h = {args.h:g}", f"{'n':>6} {'||f_n - f_inf||':>16}"]
+            ev = limits.check_large_n_rate(method, problem, hp, h=h)
+            rows = [f"{head}, h = {h:g}", f"{'n':>6} {'||f_n - f_inf||':>16}"]
             rows += [f"{n:>6} {d:>16.3e}" for n, d in zip(ev.ns, ev.distances, strict=True)]
             if ev.claimed_rate == 0:
                 rows.append("f_n equals the limit at every n (the field has no n)")
@@ -125,5 +154,13 @@ def _cmd_limits(args: argparse.Namespace) -> tuple[int, str]:
                 )
                 rows.append(f"slopes in x (claimed >= 1): {_slopes(ev.slopes)}")
     except CheckFailed as exc:
-        return 1, str(exc)
-    return 0, "\n".join([*rows, "verdict: pass"])
+        _notes(method.name, ignored)
+        return EXIT_FAIL, str(exc)
+    _notes(method.name, ignored)
+    return EXIT_OK, "\n".join([*rows, "verdict: pass"])
+
+
+def _notes(method: str, ignored: list[str]) -> None:
+    """The notes on ignored options, once the command has run (a refused command prints one line)."""
+    for k in ignored:
+        print(f"{PROG}: note: {method} takes no {k}; --{k} ignored", file=sys.stderr)

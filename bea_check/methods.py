@@ -500,55 +500,108 @@ def _builtin_methods() -> list[Method]:
 # --------------------------------------------------------------------------- plug-ins by name
 
 
+def _import_plugin_file(path_text: str) -> tuple[Any, bool]:
+    """Import the plug-in file ``path_text`` as a module; returns ``(module, newly imported)``.
+
+    The file's directory is put first on ``sys.path`` for the import (as ``python file.py``
+    does), so that the plug-in can import modules beside it; it is removed afterwards.
+    The module's name is derived from the resolved path, so two files of the same name in
+    different directories are two plug-ins.
+    """
+    import hashlib
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(path_text)
+    if not path.exists():
+        raise InvalidInput(f"plug-in file {path_text!r} does not exist")
+    if not path.is_file():
+        raise InvalidInput(f"plug-in file {path_text!r} is not a regular file")
+    resolved = path.resolve()
+    digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:8]
+    name = f"_bea_check_plugin_{path.stem}_{digest}"
+    module = sys.modules.get(name)
+    if module is not None:
+        return module, False
+    loader_spec = importlib.util.spec_from_file_location(name, resolved)
+    if loader_spec is None or loader_spec.loader is None:  # pragma: no cover - a .py path always has one
+        raise InvalidInput(f"cannot import plug-in file {path_text!r}")
+    module = importlib.util.module_from_spec(loader_spec)
+    sys.modules[name] = module
+    directory = str(resolved.parent)
+    added = directory not in sys.path
+    if added:
+        sys.path.insert(0, directory)
+    no_bytecode = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True  # loading a plug-in writes nothing (no __pycache__ beside it)
+    try:
+        loader_spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    finally:
+        sys.dont_write_bytecode = no_bytecode
+        if added and directory in sys.path:
+            sys.path.remove(directory)
+    return module, True
+
+
 def load_plugin(spec: str) -> list[str]:
     """Import a plug-in and return the names of the methods it registered (sorted).
 
     ``spec`` is a module name (``mypkg.methods``: importing it calls :func:`register`), a
     ``module:attribute`` pair (the attribute is a Method, an iterable of Methods or a
     callable returning them, registered here, as for an entry point), or the path of a
-    ``.py`` file (imported as a module under its file name).
+    ``.py`` file, optionally ``file.py:attribute`` (imported as a module, with its directory
+    on ``sys.path`` during the import, so that it can import modules beside it).
+
+    Refused with one :class:`InvalidInput` line: a missing file or module, a plug-in that
+    raises on import (or exits), a missing attribute, an attribute that is no Method, and a
+    plug-in that provides no method at all.  Methods that are already registered (the very
+    same objects: the built-ins, or a plug-in loaded twice) are not registered again;
+    another method under a taken name is a clash.
     """
     import importlib
-    import importlib.util
     import sys
-    from pathlib import Path
 
     if spec in _LOADED_PLUGINS:  # loading twice (CLI, then a worker's initializer) is harmless
         return []
     before = set(METHODS)
     module_name, _, attr = spec.partition(":")
+    if not module_name or (":" in spec and not attr):
+        raise InvalidInput(
+            f"plug-in {spec!r}: expected a module, module:attribute, file.py or file.py:attribute"
+        )
     try:
         if module_name.endswith(".py"):
-            path = Path(module_name)
-            if not path.is_file():
-                raise InvalidInput(f"plug-in file {module_name!r} does not exist")
-            name = f"_bea_check_plugin_{path.stem}"
-            loader_spec = importlib.util.spec_from_file_location(name, path)
-            if loader_spec is None or loader_spec.loader is None:  # pragma: no cover
-                raise InvalidInput(f"cannot import plug-in file {module_name!r}")
-            module = sys.modules.get(name)
-            if module is None:
-                module = importlib.util.module_from_spec(loader_spec)
-                sys.modules[name] = module
-                try:
-                    loader_spec.loader.exec_module(module)
-                except BaseException:
-                    del sys.modules[name]
-                    raise
+            module, fresh = _import_plugin_file(module_name)
         else:
+            fresh = module_name not in sys.modules
             module = importlib.import_module(module_name)
+        provided: list[Method] = []
         if attr:
             if not hasattr(module, attr):
                 raise InvalidInput(f"plug-in {module_name!r} has no attribute {attr!r}")
-            for m in _as_methods(getattr(module, attr)):
+            provided = _as_methods(getattr(module, attr))
+            for m in provided:
                 if METHODS.get(m.name) is not m:
                     register(m)
     except InvalidInput as e:
         raise InvalidInput(f"plug-in {spec!r}: {e}") from None
-    except Exception as e:
+    except (Exception, SystemExit) as e:
         raise InvalidInput(f"plug-in {spec!r} cannot be loaded: {type(e).__name__}: {e}") from None
+    added = sorted(set(METHODS) - before)
+    if attr and not provided:
+        raise InvalidInput(f"plug-in {spec!r} registers no method (its attribute {attr!r} holds none)")
+    if not attr and not added and fresh:  # an earlier import may have registered its methods
+        sys.modules.pop(module.__name__, None)  # a second attempt imports it again and says so again
+        raise InvalidInput(
+            f"plug-in {spec!r} registers no method (importing it called no register(); "
+            "name its methods with module:attribute)"
+        )
     _LOADED_PLUGINS.add(spec)
-    return sorted(set(METHODS) - before)
+    return added
 
 
 _LOADED_PLUGINS: set[str] = set()

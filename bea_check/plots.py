@@ -5,24 +5,29 @@ other commands never load it).  Figures are drawn on matplotlib's Agg canvas dir
 (``matplotlib.figure.Figure`` with ``FigureCanvasAgg``), never through ``pyplot``: no
 display is needed, and a caller's pyplot state and backend are left alone.
 
-Files are written atomically (a temporary name in the target directory, then a rename),
-so an error never leaves a half-written image behind.  The format follows the file's
-suffix: ``.png`` (default resolution :data:`DPI`), ``.svg`` or ``.pdf``.
+Files are written through :mod:`bea_check.outfiles` (a temporary name in the target
+directory, then a rename, with the umask's mode), so an error never leaves a half-written
+image behind; an I/O error is :class:`~bea_check.errors.InvalidInput` naming the file.  The
+format follows the file's suffix: ``.png`` (default resolution :data:`DPI`), ``.svg`` or
+``.pdf``.  Each ``plot_*`` function has a ``*_figure`` twin that only draws, so that a caller
+writing several figures renders them first and writes them all or none
+(:func:`figure_payload` with :func:`bea_check.outfiles.write_all`).
 """
 
 from __future__ import annotations
 
+import io
 import math
 import os
-import tempfile
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
 from .errors import BeaCheckError, InvalidInput
+from .outfiles import atomic_write, check_output_file
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -34,10 +39,18 @@ __all__ = [
     "DPI",
     "FORMATS",
     "check_figure_path",
+    "convergence_figure",
+    "figure_bytes",
+    "figure_format",
+    "figure_payload",
     "new_figure",
     "plot_check_failure",
     "plot_convergence",
+    "plot_section5_runs",
+    "plot_settling_vs_h",
     "save_figure",
+    "section5_runs_figure",
+    "settling_vs_h_figure",
 ]
 
 FORMATS = ("png", "svg", "pdf")
@@ -62,28 +75,23 @@ def _matplotlib() -> Any:
 
 
 def check_figure_path(path: str | os.PathLike[str]) -> Path:
-    """Refuse a figure path before any work: unknown suffix, a directory, or a missing directory.
-
-    Raises :class:`InvalidInput` with one line naming the problem; returns the path.
+    """Refuse a figure path before any work: an unknown suffix, or a target
+    :func:`bea_check.outfiles.check_output_file` refuses (a directory, a missing or
+    unwritable directory).  Raises :class:`InvalidInput` with one line; returns the path.
     """
+    figure_format(path)
+    return check_output_file(path, "figure file")
+
+
+def figure_format(path: str | os.PathLike[str]) -> str:
+    """The format of a figure file from its suffix (``png``, ``svg``, ``pdf``); ``InvalidInput`` else."""
     target = Path(path)
     fmt = target.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
         raise InvalidInput(
             f"figure file {str(target)!r} must end in one of {', '.join('.' + f for f in FORMATS)}"
         )
-    if target.is_dir():
-        raise InvalidInput(f"figure file {str(target)!r} is a directory")
-    if not target.parent.is_dir():
-        raise InvalidInput(f"directory of figure file {str(target)!r} does not exist")
-    return target
-
-
-def file_mode() -> int:
-    """``0o666`` less the process umask: the mode ``open()`` would give a new file (mkstemp gives 0o600)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
+    return fmt
 
 
 def new_figure(width: float, height: float, ncols: int = 1) -> tuple[Figure, list[Axes]]:
@@ -98,20 +106,39 @@ def new_figure(width: float, height: float, ncols: int = 1) -> tuple[Figure, lis
     return fig, list(axes)
 
 
+def figure_payload(fig: Figure, path: str | os.PathLike[str]) -> Callable[[BinaryIO], None]:
+    """``fig`` as a payload of :func:`bea_check.outfiles.atomic_write` or ``write_all``, in
+    the format of ``path``'s suffix (:func:`figure_format`; the location is the writer's to check)."""
+    fmt = figure_format(path)
+
+    def write(f: BinaryIO) -> None:
+        fig.savefig(f, format=fmt, dpi=DPI)
+
+    return write
+
+
+def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
+    """``fig`` rendered in memory (``png``, ``svg`` or ``pdf``), e.g. to embed in a page."""
+    if fmt not in FORMATS:
+        raise InvalidInput(f"figure format {fmt!r} is not one of {', '.join(FORMATS)}")
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=DPI)
+    return buf.getvalue()
+
+
+def _check_target(path: str | os.PathLike[str]) -> None:
+    """What a writer refuses before drawing: an unknown suffix, an existing directory.  Missing
+    parent directories are created when writing (the CLI's :func:`check_figure_path` refuses them)."""
+    figure_format(path)
+    if Path(path).is_dir():
+        raise InvalidInput(f"figure file {str(path)!r} is a directory")
+
+
 def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
-    """Write ``fig`` to ``path`` atomically (temporary file in the same directory, then rename)."""
-    target = check_figure_path(path)
-    fmt = target.suffix.lower().lstrip(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format=fmt, dpi=DPI)
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    """Write ``fig`` to ``path`` atomically (:func:`bea_check.outfiles.atomic_write`: missing
+    directories are created, an I/O error is ``InvalidInput`` naming the file)."""
+    _check_target(path)
+    return atomic_write(path, figure_payload(fig, path))
 
 
 # --------------------------------------------------------------------------- convergence
@@ -127,7 +154,13 @@ def _label(study: OrderStudy, with_method: bool) -> str:
 def plot_convergence(
     studies: Sequence[OrderStudy], path: str | os.PathLike[str], *, title: str | None = None
 ) -> Path:
-    """Error against step on log-log axes, one series per study, written to ``path``.
+    """:func:`convergence_figure` written to ``path`` (its suffix checked before anything is drawn)."""
+    _check_target(path)
+    return save_figure(convergence_figure(studies, title=title), path)
+
+
+def convergence_figure(studies: Sequence[OrderStudy], *, title: str | None = None) -> Figure:
+    """Error against step on log-log axes, one series per study.
 
     For each study: the measured errors (filled markers: used in the fit; hollow: below
     100x the round-off floor), the fitted line ``C h^p`` over the used steps (same colour,
@@ -140,7 +173,6 @@ def plot_convergence(
     studies = list(studies)
     if not studies:
         raise InvalidInput("plot_convergence needs at least one study")
-    target = check_figure_path(path)
     fig, (ax,) = new_figure(6.4, 4.6)
     methods = {s.method for s in studies}
     colors = [f"C{i}" for i in range(10)]
@@ -187,7 +219,7 @@ def plot_convergence(
     ax.set_title(textwrap.fill(title, 70), fontsize=11)  # long problem names wrap, never clip
     ax.grid(True, which="both", linewidth=0.4, alpha=0.5)
     ax.legend(fontsize=8, loc="best")
-    return save_figure(fig, target)
+    return fig
 
 
 def plot_check_failure(
@@ -266,6 +298,15 @@ def plot_section5_runs(
     title: str,
     zoom_half_width: float = 0.006,
 ) -> Path:
+    """:func:`section5_runs_figure` written to ``path`` (its suffix checked before anything is drawn)."""
+    _check_target(path)
+    fig = section5_runs_figure(runs, labels, title=title, zoom_half_width=zoom_half_width)
+    return save_figure(fig, path)
+
+
+def section5_runs_figure(
+    runs: Sequence[Any], labels: Sequence[str], *, title: str, zoom_half_width: float = 0.006
+) -> Figure:
     """Adam trajectories (solid) and their corrected ODEs (dashed) on the bilinear model.
 
     ``runs`` are :class:`bea_check.section5.Run` objects (one colour each, labelled by
@@ -278,7 +319,6 @@ def plot_section5_runs(
 
     if not runs or len(runs) != len(labels):
         raise InvalidInput("plot_section5_runs needs one label per run and at least one run")
-    target = check_figure_path(path)
     fig, (full, zoom) = new_figure(11.0, 5.6, ncols=2)
     lead = next((r for r in runs if "leading" in r.odes), None)
     ends = []
@@ -350,12 +390,18 @@ def plot_section5_runs(
         ax.grid(True, linewidth=0.4, alpha=0.5)
     fig.legend(*full.get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize=8.5)
     fig.suptitle(title, fontsize=11)
-    return save_figure(fig, target)
+    return fig
 
 
 def plot_settling_vs_h(
     panels: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], *, title: str
 ) -> Path:
+    """:func:`settling_vs_h_figure` written to ``path`` (its suffix checked before anything is drawn)."""
+    _check_target(path)
+    return save_figure(settling_vs_h_figure(panels, title=title), path)
+
+
+def settling_vs_h_figure(panels: Sequence[Mapping[str, Any]], *, title: str) -> Figure:
     """Settling position ``u`` against the step ``h``, one panel per ``(beta, rho)``.
 
     Each panel is a mapping with ``title``; ``h`` and ``adam`` (Adam's settling positions on
@@ -365,7 +411,6 @@ def plot_settling_vs_h(
     """
     if not panels:
         raise InvalidInput("plot_settling_vs_h needs at least one panel")
-    target = check_figure_path(path)
     fig, axes = new_figure(5.0 * len(panels) + 0.6, 4.4, ncols=len(panels))
     for ax, p in zip(axes, panels, strict=True):
         ax.axhline(
@@ -385,4 +430,4 @@ def plot_settling_vs_h(
         ax.grid(True, linewidth=0.4, alpha=0.5)
         ax.legend(fontsize=7.5, loc="best")
     fig.suptitle(title, fontsize=11)
-    return save_figure(fig, target)
+    return fig

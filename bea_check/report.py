@@ -7,9 +7,11 @@ cyclic mini-batches (seed 0) -- the showcase runs the default-like order study o
 method's default hyperparameters, steps 0.02, 0.01, 0.005, 0.0025 over the horizon 0.4
 (as bare ``bea-check order``).  The page holds a summary table, and for each method and
 problem the convergence plot (both fields on the same axes) and the two study tables;
-images are embedded as base64 ``data:`` URIs, so the single file ``report.html`` is viewable
-offline.  ``report.json`` beside it holds every study (:meth:`OrderStudy.to_json_dict`).
-Optionally (``section5=True``) the Section 5 figures and tables are added.
+images are drawn in memory and embedded as base64 ``data:`` URIs, so the single file
+``report.html`` is viewable offline.  ``report.json`` beside it holds every study
+(:meth:`OrderStudy.to_json_dict`).  Optionally (``section5=True``) the Section 5 figures and
+tables are added.  The output directory is validated before any study runs, and the two
+files are written together or not at all (:func:`bea_check.outfiles.write_all`).
 
 A study that cannot be run or judged (:class:`~bea_check.errors.BeaCheckError`: for
 example a plug-in refusing mini-batches, or an inconclusive solver error) is shown as a
@@ -24,14 +26,15 @@ import base64
 import html
 import json
 import os
-import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .cli_common import EXIT_OK, exit_status, split_names
 from .errors import BeaCheckError, InvalidInput
+from .outfiles import check_output_dir, write_all
 
 __all__ = ["PROBLEMS", "SHOWCASE_HORIZON", "SHOWCASE_STEPS", "Entry", "run_showcase", "write_report"]
 
@@ -124,8 +127,8 @@ def _esc(x: Any) -> str:
     return html.escape(str(x), quote=True)
 
 
-def _img(path: str | os.PathLike[str], alt: str) -> str:
-    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+def _img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
     return f'<img alt="{_esc(alt)}" src="data:image/png;base64,{data}">'
 
 
@@ -156,20 +159,6 @@ def _summary_rows(entries: Sequence[Entry]) -> list[str]:
     return rows
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    from .plots import file_mode
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _version() -> str:
     try:
         from importlib.metadata import version
@@ -181,12 +170,18 @@ def _version() -> str:
 
 def render_html(
     entries: Sequence[Entry],
-    images: dict[tuple[str, str], Path],
+    images: Mapping[tuple[str, str], bytes],
     *,
     section5: Any = None,
+    section5_images: Mapping[str, bytes] | None = None,
     seconds: float = 0.0,
 ) -> str:
-    """The page: summary table, then per method and problem the plot and the study tables."""
+    """The page: summary table, then per method and problem the plot and the study tables.
+
+    ``images``: ``(method, problem)`` -> PNG bytes; ``section5``: the
+    :class:`~bea_check.section5.Figures` of the Section 5 runs, ``section5_images`` its
+    PNGs by file name (in the order of ``section5.paths``).
+    """
     steps = ", ".join(f"{h:g}" for h in SHOWCASE_STEPS)
     parts = [
         "<!DOCTYPE html>",
@@ -229,8 +224,8 @@ def render_html(
             '<p class="muted">bea-check figures; see <code>docs/figures.md</code> for the regime and '
             "what each figure shows.</p>"
         )
-        for p in section5.paths:
-            parts.append(_img(p, Path(p).stem))
+        for name, png in (section5_images or {}).items():
+            parts.append(_img(png, Path(name).stem))
         parts.append(f"<pre>{_esc(section5.format_table())}</pre>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
@@ -245,50 +240,48 @@ def write_report(
 ) -> tuple[Path, list[Entry]]:
     """Run the showcase and write ``out_dir/report.html`` (self-contained) and ``report.json``.
 
-    ``out_dir`` is created if missing.  Returns the page's path and the entries.
+    ``out_dir`` is validated before any study runs (:func:`bea_check.outfiles.check_output_dir`)
+    and created if missing; both files are written or neither.  Returns the page's path and
+    the entries.
     """
-    from .plots import plot_convergence
+    from .plots import convergence_figure, figure_bytes
 
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InvalidInput(f"output directory {str(out)!r} exists and is not a directory")
+    out = check_output_dir(out_dir, "output directory")
     t0 = time.perf_counter()
     entries = run_showcase(methods, progress=progress)
-    os.makedirs(out, exist_ok=True)
-    images: dict[tuple[str, str], Path] = {}
-    with tempfile.TemporaryDirectory(prefix="bea-check-report-") as tmp:
-        for e in entries:
-            studies = [e.studies[f] for f in FIELDS if f in e.studies]
-            if studies:
-                path = Path(tmp) / f"{e.method}-{e.problem.replace(' ', '-')}.png"
-                images[(e.method, e.problem)] = plot_convergence(
-                    studies, path, title=f"{e.method}, {e.problem}: error against step"
-                )
-        s5 = None
-        if section5:
-            from .section5 import write_figures
+    images: dict[tuple[str, str], bytes] = {}
+    for e in entries:
+        studies = [e.studies[f] for f in FIELDS if f in e.studies]
+        if studies:
+            fig = convergence_figure(studies, title=f"{e.method}, {e.problem}: error against step")
+            images[(e.method, e.problem)] = figure_bytes(fig)
+    s5, s5_images = None, None
+    if section5:
+        from .section5 import make_figures
 
-            s5 = write_figures(Path(tmp) / "section5", progress=progress)
-        page = render_html(entries, images, section5=s5, seconds=time.perf_counter() - t0)
-        target = out / "report.html"
-        data = {
-            "version": _version(),
-            "steps": list(SHOWCASE_STEPS),
-            "horizon": SHOWCASE_HORIZON,
-            "entries": [
-                {
-                    "method": e.method,
-                    "problem": e.problem,
-                    "problem_name": e.problem_name,
-                    "hyperparameters": e.hyperparameters,
-                    "studies": {k: s.to_json_dict() for k, s in e.studies.items()},
-                    "errors": e.errors,
-                }
-                for e in entries
-            ],
-        }
-        _atomic_write(out / "report.json", (json.dumps(data, indent=1, allow_nan=False) + "\n").encode())
-        _atomic_write(target, page.encode("utf-8"))
+        figs, s5 = make_figures(progress=progress)
+        s5_images = {name: figure_bytes(fig) for name, fig in figs.items()}
+    page = render_html(
+        entries, images, section5=s5, section5_images=s5_images, seconds=time.perf_counter() - t0
+    )
+    data = {
+        "version": _version(),
+        "steps": list(SHOWCASE_STEPS),
+        "horizon": SHOWCASE_HORIZON,
+        "entries": [
+            {
+                "method": e.method,
+                "problem": e.problem,
+                "problem_name": e.problem_name,
+                "hyperparameters": e.hyperparameters,
+                "studies": {k: s.to_json_dict() for k, s in e.studies.items()},
+                "errors": e.errors,
+            }
+            for e in entries
+        ],
+    }
+    target = out / "report.html"
+    write_all({out / "report.json": json.dumps(data, indent=1, allow_nan=False) + "\n", target: page})
     return target, entries
 
 
@@ -305,7 +298,8 @@ def add_parser(sub: Any) -> None:
             "mini-batches, run the order studies of the corrected and the leading field (default "
             "hyperparameters, steps 0.02..0.0025, horizon 0.4) and write DIR/report.html (tables and "
             "convergence plots, images embedded: one file, viewable offline) and DIR/report.json. "
-            "Exit status: 0 the report was written (whatever the verdicts), 2 bad input."
+            "The report shows the verdicts but is not a gate (bea-check verify is). "
+            + exit_status("the report was written, whatever the verdicts")
         ),
     )
     p.add_argument("--out", metavar="DIR", required=True, help="output directory (created if missing)")
@@ -328,9 +322,12 @@ def add_parser(sub: Any) -> None:
 def _cmd_report(args: Any) -> tuple[int, str]:
     import sys
 
-    names = None
-    if args.method:
-        names = [n.strip() for v in args.method for n in v.split(",") if n.strip()]
+    from .methods import get_method
+
+    names = split_names(args.method)
+    for name in names or ():
+        get_method(name)  # an unknown name is refused before the output directory is looked at
+    check_output_dir(args.out, "--out")
 
     def progress(text: str) -> None:
         if not args.quiet:
@@ -347,4 +344,4 @@ def _cmd_report(args: Any) -> tuple[int, str]:
                 order = "-" if s.observed_order != s.observed_order else f"{s.observed_order:.3f}"
                 lines.append(f"{e.method:<16} {e.problem:<11} {name:<10} {order:>7}  {s.verdict}")
     lines.append(f"wrote {path} and {path.with_name('report.json')}")
-    return 0, "\n".join(lines)
+    return EXIT_OK, "\n".join(lines)

@@ -49,8 +49,10 @@ from typing import Any
 
 import numpy as np
 
+from .cli_common import EXIT_OK, exit_status
 from .errors import InvalidInput
 from .losses import Bilinear
+from .outfiles import check_output_dir, write_all
 from .problems import BILINEAR_THETA0, builtin_problem
 
 __all__ = [
@@ -349,7 +351,8 @@ def _direction(c: float) -> str:
 
 @dataclass(frozen=True)
 class Figures:
-    """What :func:`write_figures` produced: files, runs, and the measured directions."""
+    """What :func:`write_figures` produced: files (bare file names from :func:`make_figures`),
+    runs, and the measured directions."""
 
     paths: list[Path]
     runs: list[Run]
@@ -388,18 +391,33 @@ def write_figures(
 ) -> Figures:
     """Run the Section 5 experiments and write the figures to ``out_dir`` (created if missing).
 
-    Files: ``figure1_beta.png`` (several beta, Figure 1 left), ``figure1_rho.png`` (several
-    rho, Figure 1 right), ``figure2_h_beta{b}_rho{r}.png`` (several h, one file per pair of
-    :data:`FIGURE2_PAIRS`: beta > rho and rho > beta, Figure 2), ``settling_vs_h.png``
-    (settling position against h).  Every run lies in :data:`REGIME`; ``progress(text)`` is
-    called before each run if given.
+    ``out_dir`` is validated first (:func:`bea_check.outfiles.check_output_dir`: not a file,
+    not below one, writable); the figures are drawn in memory and written all or none
+    (:func:`bea_check.outfiles.write_all`), so a failure or an interruption leaves no partial
+    set.  Files and runs: :func:`make_figures`.
+    """
+    from .plots import figure_payload
+
+    out = check_output_dir(out_dir, "output directory")
+    figs, result = make_figures(progress=progress)
+    files = {out / name: figure_payload(fig, out / name) for name, fig in figs.items()}
+    written = write_all(files)
+    return Figures([written[k] for k in files], result.runs, result.comparisons)
+
+
+def make_figures(*, progress: Callable[[str], None] | None = None) -> tuple[dict[str, Any], Figures]:
+    """Run the Section 5 experiments and draw the figures (nothing is written).
+
+    Returns ``(figures, result)``: file name -> matplotlib figure, and the :class:`Figures`
+    whose ``paths`` are those names.  Files: ``figure1_beta.png`` (several beta, Figure 1
+    left), ``figure1_rho.png`` (several rho, Figure 1 right), ``figure2_h_beta{b}_rho{r}.png``
+    (several h, one file per pair of :data:`FIGURE2_PAIRS`: beta > rho and rho > beta,
+    Figure 2), ``settling_vs_h.png`` (settling position against h).  Every run lies in
+    :data:`REGIME`; ``progress(text)`` is called before each run if given.
     """
     from . import plots
 
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InvalidInput(f"output directory {str(out)!r} exists and is not a directory")
-    os.makedirs(out, exist_ok=True)
+    figs: dict[str, Any] = {}
     cache: dict[tuple[float, float, float], Run] = {}
 
     def run(beta: float, rho: float, h: float) -> Run:
@@ -412,31 +430,25 @@ def write_figures(
             cache[key] = simulate(beta, rho, FIGURE_EPS, h, horizon=HORIZON)
         return cache[key]
 
-    paths, comps = [], []
+    comps: list[Comparison] = []
     eps_text = f"eps={FIGURE_EPS:g}"
     common = f"{eps_text}, h={FIGURE_H:g}"
     rho0 = FIGURE1_BETA["rho"]
     runs = [run(b, rho0, FIGURE_H) for b in FIGURE1_BETA["beta"]]
-    paths.append(
-        plots.plot_section5_runs(
-            runs,
-            [f"beta={r.beta:g}" for r in runs],
-            out / "figure1_beta.png",
-            title=f"Figure 1 (left): several beta (rho={rho0:g}, {common})",
-        )
+    figs["figure1_beta.png"] = plots.section5_runs_figure(
+        runs,
+        [f"beta={r.beta:g}" for r in runs],
+        title=f"Figure 1 (left): several beta (rho={rho0:g}, {common})",
     )
     for a, b in itertools.pairwise(runs):
         change = f"beta {a.beta:g} -> {b.beta:g} (rho {rho0:g}, h {FIGURE_H:g})"
         comps.append(_compare("beta", change, "toward", a, b))
     beta0 = FIGURE1_RHO["beta"]
     runs = [run(beta0, r, FIGURE_H) for r in FIGURE1_RHO["rho"]]
-    paths.append(
-        plots.plot_section5_runs(
-            runs,
-            [f"rho={r.rho:g}" for r in runs],
-            out / "figure1_rho.png",
-            title=f"Figure 1 (right): several rho (beta={beta0:g}, {common})",
-        )
+    figs["figure1_rho.png"] = plots.section5_runs_figure(
+        runs,
+        [f"rho={r.rho:g}" for r in runs],
+        title=f"Figure 1 (right): several rho (beta={beta0:g}, {common})",
     )
     for a, b in itertools.pairwise(runs):
         change = f"rho {a.rho:g} -> {b.rho:g} (beta {beta0:g}, h {FIGURE_H:g})"
@@ -444,13 +456,10 @@ def write_figures(
     for beta, rho in FIGURE2_PAIRS:
         runs = [run(beta, rho, h) for h in FIGURE2_H]
         c = paper_coefficient(beta, rho)
-        paths.append(
-            plots.plot_section5_runs(
-                runs,
-                [f"h={r.h:g}" for r in runs],
-                out / f"figure2_h_beta{beta:g}_rho{rho:g}.png",
-                title=f"Figure 2: several h (beta={beta:g}, rho={rho:g}, coefficient {c:+.1f}, {eps_text})",
-            )
+        figs[f"figure2_h_beta{beta:g}_rho{rho:g}.png"] = plots.section5_runs_figure(
+            runs,
+            [f"h={r.h:g}" for r in runs],
+            title=f"Figure 2: several h (beta={beta:g}, rho={rho:g}, coefficient {c:+.1f}, {eps_text})",
         )
         for a, b in itertools.pairwise(runs):
             change = f"h {a.h:g} -> {b.h:g} (beta {beta:g}, rho {rho:g})"
@@ -473,14 +482,10 @@ def write_figures(
                 "max_h": REGIME.max_h(beta, rho, FIGURE_EPS),
             }
         )
-    paths.append(
-        plots.plot_settling_vs_h(
-            panels,
-            out / "settling_vs_h.png",
-            title=f"Where Adam settles on the hyperbola, against h (eps={FIGURE_EPS:g})",
-        )
+    figs["settling_vs_h.png"] = plots.settling_vs_h_figure(
+        panels, title=f"Where Adam settles on the hyperbola, against h (eps={FIGURE_EPS:g})"
     )
-    return Figures(paths, list(cache.values()), comps)
+    return figs, Figures([Path(name) for name in figs], list(cache.values()), comps)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -496,7 +501,8 @@ def add_parser(sub: Any) -> None:
             "beta, rho and h, solve the leading and corrected modified ODEs (Theorem 3.6), and write "
             "figure1_beta.png, figure1_rho.png, figure2_h_*.png and settling_vs_h.png to DIR. Prints the "
             "settling points and the direction in which they move when beta, rho or h is raised. "
-            "Hyperparameters and regime: docs/figures.md. Exit status: 0 written, 2 bad input."
+            "Hyperparameters and regime: docs/figures.md. The figures are written together or not at "
+            "all; they show the directions but are not a gate. " + exit_status("the figures were written")
         ),
     )
     p.add_argument("--out", metavar="DIR", required=True, help="output directory (created if missing)")
@@ -507,10 +513,12 @@ def add_parser(sub: Any) -> None:
 def _cmd_figures(args: Any) -> tuple[int, str]:
     import sys
 
+    check_output_dir(args.out, "--out")  # before any run (write_figures checks it again)
+
     def progress(text: str) -> None:
         if not args.quiet:
             print(f"bea-check: figures: {text}", file=sys.stderr, flush=True)
 
     result = write_figures(args.out, progress=progress)
     files = "\n".join(f"wrote {p}" for p in result.paths)
-    return 0, f"{result.format_table()}\n{files}"
+    return EXIT_OK, f"{result.format_table()}\n{files}"

@@ -31,6 +31,7 @@ gradient is at most ``DELTA = 0.25`` in every component on the box ``[-BOX, BOX]
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -324,9 +325,19 @@ def methods() -> list[Method]:
 
     Each carries its claims' domain (:func:`hyperparameter_domain`), the instance strategy of that
     domain (:func:`instances`) and its recipe form (for :mod:`bea_check.auto`).
+
+    The same :class:`Method` objects on every call (built once), so that registering them
+    again (``--plugin bea_check.variants:methods`` after the built-ins) is a no-op, not a
+    name clash.
     """
+    return list(_methods())
+
+
+@functools.cache
+def _methods() -> tuple[Method, ...]:
+    """The registry entries, built on the first call."""
     domain = hyperparameter_domain()
-    return [
+    return (
         Method(
             "rmsprop-outside",
             "RMSProp, eps outside the root (textbook); claims where no gradient component nears zero",
@@ -347,7 +358,7 @@ def methods() -> list[Method]:
             instances=instances,
             step_form=adam_outside_form,
         ),
-    ]
+    )
 
 
 def hyperparameter_domain() -> dict[str, Range]:

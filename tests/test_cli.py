@@ -381,3 +381,93 @@ def test_hp_passes_a_plugin_hyperparameter_and_refuses_bad_ones(capsys):
     for bad, word in (("wd", "NAME=VALUE"), ("wd=x", "not a number"), ("wd=9", "outside its domain")):
         code, out, err = run(capsys, ["order", "--method", "adamw", "--hp", bad])
         assert_one_line_error(code, out, err, word)
+
+
+# ----------------------------------------------------------------------------- exit codes a CI gate trusts
+
+SUBCOMMANDS = ("order", "verify", "smith", "gamma", "limits", "figures", "report")
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_every_subcommand_documents_its_exit_codes(capsys, command):
+    code, out, _ = run(capsys, [command, "--help"])
+    assert code == 0
+    text = " ".join(out.split())
+    assert "Exit status: 0 " in text
+    for piece in ("2 bad input or an I/O error", "130 interrupted"):
+        assert piece in text, (command, piece)
+    gates = {"order", "verify", "smith", "gamma", "limits"}  # report and figures only write
+    assert ("; 1 " in text) == (command in gates), command
+
+
+def _study_with(verdict_errors, expected=2.0):
+    """A real study (the module's rules) on synthetic errors, to drive the exit code."""
+    from bea_check.study import OrderStudy, analyse
+
+    steps = [0.02, 0.01, 0.005, 0.0025]
+    errors = list(verdict_errors)
+    solver = [e * 1e-6 for e in errors]
+    floors = [1e-14] * 4
+    fit = analyse(steps, errors, solver, floors, expected_order=expected)
+    order, c, pairwise, used, verdict, reason = fit
+    return OrderStudy(
+        "gd", "corrected", "float64", None, 0.2, steps, errors, solver, floors, pairwise, order, c, used,
+        expected, 0.15, verdict, reason,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("errors", "expected", "verdict", "code"),
+    [
+        ([0.3 * h**2 for h in (0.02, 0.01, 0.005, 0.0025)], 2.0, "pass", 0),
+        ([0.3 * h for h in (0.02, 0.01, 0.005, 0.0025)], 2.0, "fail", 1),
+        ([0.3 * h**2 + 40 * h**3 for h in (0.02, 0.01, 0.005, 0.0025)], 3.0, "pre-asymptotic", 3),
+        ([1e-13, 1e-13, 1e-13, 1e-13], 2.0, "round-off", 3),
+        ([0.3 * h for h in (0.02, 0.01, 0.005, 0.0025)], None, "no claim", 0),
+    ],
+)
+def test_the_exit_code_follows_the_verdict(capsys, monkeypatch, errors, expected, verdict, code):
+    """0 only when the claim holds (or none is made); pre-asymptotic and round-off decide nothing: 3."""
+    import bea_check.study
+
+    study = _study_with(errors, expected)
+    assert study.verdict == verdict, study.reason
+    monkeypatch.setattr(bea_check.study, "run_order_study", lambda *a, **k: study)
+    got, out, err = run(capsys, [*FAST, "--json"])
+    assert (got, json.loads(out)["exit_code"], json.loads(out)["verdict"]) == (code, code, verdict)
+    assert err == ""
+
+
+def test_a_pre_asymptotic_study_exits_3():
+    """The documented case (docs/limits.md): RMSProp's corrected field on the full batch."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "bea_check", "order", "--batches", "1", "--method", "rmsprop", "--json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    data = json.loads(proc.stdout)
+    assert proc.returncode == 3 and data["verdict"] == "pre-asymptotic" and data["exit_code"] == 3
+
+
+def test_a_check_a_subcommand_lets_through_keeps_its_exit_code(capsys, monkeypatch):
+    """``CheckInconclusive`` is 3 in one line and ``CheckFailed`` 1, never a traceback (exit 1)."""
+    import bea_check.limits
+    from bea_check.checks import CheckFailed, CheckInconclusive
+
+    def inconclusive(*a, **k):
+        raise CheckInconclusive("the fit\nhas too few points")
+
+    monkeypatch.setattr(bea_check.limits, "check_large_eps_limit", inconclusive)
+    code, out, err = run(capsys, ["limits", "--claim", "large-eps", "--method", "rmsprop"])
+    assert (code, out) == (3, "") and err == "bea-check: inconclusive: the fit has too few points\n"
+
+    def failed(*a, **k):
+        raise CheckFailed("fail: slope 0.5\n(table)")
+
+    monkeypatch.setattr(bea_check.limits, "check_large_eps_limit", failed)
+    code, out, err = run(capsys, ["limits", "--claim", "large-eps", "--method", "rmsprop"])
+    assert code == 1 and out == "fail: slope 0.5\n(table)\n" and err == ""
+
+
+def test_hp_names_the_valid_hyperparameters(capsys):
+    code, out, err = run(capsys, ["order", "--method", "adamw", "--hp", "wdd=0.05"])
+    assert_one_line_error(code, out, err, "adamw takes no hyperparameter 'wdd'", "beta, rho, eps, wd")

@@ -134,3 +134,68 @@ def test_a_failed_check_is_drawn_from_the_studies_it_carries(tmp_path):
     assert plot_check_failure(one, tmp_path / "one.png").read_bytes().startswith(PNG)
     assert plot_check_failure(CheckFailed("no study"), tmp_path / "none.png") is None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["both.png", "one.png"]
+
+
+# ----------------------------------------------------------------------------- files (bea_check.outfiles)
+
+
+def test_a_path_below_a_regular_file_is_refused(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(InvalidInput, match="not a directory"):
+        check_figure_path(tmp_path / "f" / "x.png")
+
+
+def test_a_figure_gets_the_umask_mode(tmp_path):
+    import os
+
+    old = os.umask(0o027)
+    try:
+        path = plot_convergence([study("corrected", 2.0)], tmp_path / "m.png")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_figures_are_drawn_without_writing_and_rendered_in_memory(tmp_path, monkeypatch):
+    from bea_check.plots import convergence_figure, figure_bytes
+
+    monkeypatch.chdir(tmp_path)
+    fig = convergence_figure([study("corrected", 2.0), study("leading", 1.0)], title="t")
+    assert figure_bytes(fig).startswith(PNG)
+    assert figure_bytes(fig, "svg").lstrip().startswith(b"<?xml")
+    with pytest.raises(InvalidInput, match="not one of"):
+        figure_bytes(fig, "jpg")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_section5_figures_are_written_all_or_none(tmp_path, monkeypatch):
+    """``figures --out``: a failure while writing the set leaves none of its files."""
+    from bea_check import section5
+    from bea_check.plots import convergence_figure
+
+    good = convergence_figure([study("corrected", 2.0)])
+    bad = convergence_figure([study("leading", 1.0)])
+
+    def broken(*a, **k):
+        raise RuntimeError("renderer crashed")
+
+    monkeypatch.setattr(bad, "savefig", broken)
+    result = section5.Figures([], [], [])
+    both = {"a.png": good, "b.png": bad}
+    monkeypatch.setattr(section5, "make_figures", lambda progress=None: (both, result))
+    out = tmp_path / "figs"
+    with pytest.raises(RuntimeError, match="renderer crashed"):
+        section5.write_figures(out)
+    assert not out.exists() or list(out.iterdir()) == []
+    monkeypatch.setattr(section5, "make_figures", lambda progress=None: ({"a.png": good}, result))
+    written = section5.write_figures(out)
+    assert [p.name for p in written.paths] == ["a.png"] and sorted(p.name for p in out.iterdir()) == ["a.png"]
+
+
+def test_the_writers_create_missing_directories(tmp_path):
+    """``verify --plot-dir new`` plots a failure into a directory not created in advance."""
+    path = plot_convergence([study("corrected", 2.0)], tmp_path / "new" / "deep" / "c.png")
+    assert path.read_bytes().startswith(PNG)
+    with pytest.raises(InvalidInput, match="must end in"):
+        plot_convergence([study("corrected", 2.0)], tmp_path / "other" / "c.gif")
+    assert not (tmp_path / "other").exists()

@@ -160,6 +160,76 @@ def test_load_plugin_from_a_file_and_module_attribute(tmp_path):
         load_plugin("no_such_module_xyz")
 
 
+def test_builtin_methods_registered_again_by_a_plugin_spec_are_a_no_op():
+    """``--plugin bea_check.variants:methods`` (docs of old): the very same objects, no clash."""
+    from bea_check import extra_methods, variants
+
+    assert [m.name for m in variants.methods()] == ["rmsprop-outside", "adam-outside"]
+    assert all(m is METHODS[m.name] for m in [*variants.methods(), *extra_methods.methods()])
+    assert load_plugin("bea_check.variants:methods") == []
+    assert load_plugin("bea_check.extra_methods:methods") == []
+    assert variants.methods() is not variants.methods()  # a fresh list each time, the same objects
+
+
+def test_a_plugin_file_imports_a_module_beside_it_and_leaves_no_trace(tmp_path):
+    import sys
+
+    (tmp_path / "zz_helper_beside.py").write_text("NAME = 'zz-beside'\n")
+    (tmp_path / "beside.py").write_text(
+        textwrap.dedent(
+            """
+            import zz_helper_beside
+            from bea_check import Method, GD, GDField
+            methods = [Method(zz_helper_beside.NAME, "gd beside", {}, GD, lambda f: GDField(name=f))]
+            """
+        )
+    )
+    path_before = list(sys.path)
+    try:
+        assert load_plugin(f"{tmp_path / 'beside.py'}:methods") == ["zz-beside"]
+    finally:
+        METHODS.unregister("zz-beside")
+        sys.modules.pop("zz_helper_beside", None)
+    assert sys.path == path_before  # the directory was on sys.path for the import only
+    # and no __pycache__ beside the plug-in
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["beside.py", "zz_helper_beside.py"]
+
+
+def test_two_plugin_files_of_the_same_name_are_two_plugins(tmp_path):
+    for d in ("one", "two"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "plug.py").write_text(
+            "from bea_check import Method, GD, GDField\n"
+            f"methods = [Method('zz-plug-{d}', 'gd', {{}}, GD, lambda f: GDField(name=f))]\n"
+        )
+    try:
+        assert load_plugin(f"{tmp_path / 'one' / 'plug.py'}:methods") == ["zz-plug-one"]
+        assert load_plugin(f"{tmp_path / 'two' / 'plug.py'}:methods") == ["zz-plug-two"]
+    finally:
+        METHODS.unregister("zz-plug-one")
+        METHODS.unregister("zz-plug-two")
+
+
+def test_a_plugin_that_registers_nothing_says_so_every_time(tmp_path):
+    (tmp_path / "nothing.py").write_text("X = 1\n")
+    (tmp_path / "empty_attr.py").write_text("methods = lambda: []\n")
+    for _ in range(2):  # a second attempt is refused again (the module is not kept)
+        with pytest.raises(InvalidInput, match=r"registers no method \(importing it called no register"):
+            load_plugin(str(tmp_path / "nothing.py"))
+    with pytest.raises(InvalidInput, match=r"registers no method \(its attribute 'methods' holds none"):
+        load_plugin(f"{tmp_path / 'empty_attr.py'}:methods")
+
+
+def test_a_different_method_under_a_builtin_name_is_refused_by_a_plugin(tmp_path):
+    (tmp_path / "other_gd.py").write_text(
+        "import dataclasses\nfrom bea_check.methods import get_method\n"
+        "methods = [dataclasses.replace(get_method('gd'), description='another gd')]\n"
+    )
+    with pytest.raises(InvalidInput, match="'gd' is already registered"):
+        load_plugin(f"{tmp_path / 'other_gd.py'}:methods")
+    assert METHODS["gd"].description != "another gd"
+
+
 def test_domain_of_a_new_hyperparameter_is_drawn_and_enforced():
     m = register(
         gd_like(

@@ -74,3 +74,27 @@ def test_methods_with_special_instances_are_listed_without_studies(monkeypatch):
         assert e.studies == {}
         assert set(e.errors) == set(report.FIELDS)
         assert all("special instances" in why for why in e.errors.values())
+
+
+def test_report_files_get_the_umask_mode_and_are_written_together(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setattr(report, "run_showcase", lambda *a, **k: [])
+    old = os.umask(0o027)
+    try:
+        path, entries = report.write_report(tmp_path / "r", ["gd"])
+    finally:
+        os.umask(old)
+    assert entries == [] and path.name == "report.html"
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["report.html", "report.json"]
+    assert {p.stat().st_mode & 0o777 for p in (tmp_path / "r").iterdir()} == {0o640}
+
+
+def test_out_is_checked_before_the_showcase_runs(tmp_path, monkeypatch):
+    def forbidden(*a, **k):
+        pytest.fail("the showcase ran before the output directory was checked")
+
+    monkeypatch.setattr(report, "run_showcase", forbidden)
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(InvalidInput, match="not a directory"):
+        report.write_report(tmp_path / "f" / "sub", ["gd"])
