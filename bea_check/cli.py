@@ -65,9 +65,6 @@ __all__ = [
     "parse_steps",
 ]
 
-# The names these helpers had here before bea_check.cli_common (bea_check.mutations imports _int).
-_finite_float, _int, _jsonable, _one_line = finite_float, int_arg, jsonable, one_line
-
 DEFAULTS: dict[str, Any] = {
     "method": "adam",
     "field": "corrected",
@@ -364,7 +361,8 @@ def _add_verify(sub: Any) -> None:
         type=int_arg,
         default=None,
         metavar="N",
-        help="examples per check (overrides the profile)",
+        help="examples per check (overrides the profile and every per-check default, "
+        "per-step and mp-study included)",
     )
     v.add_argument(
         "-j",

@@ -745,8 +745,10 @@ def run_mutation_report(
 
     Cells are independent tasks spread over ``jobs`` processes; each cell's seed depends on the
     names of its method and column (and on ``seed``) only, so the report does not depend on ``jobs``.
+    Nothing is written in the current directory; a ``KeyboardInterrupt`` stops the jobs and propagates.
     """
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    # imported here: this module is imported when the CLI builds its parser, Hypothesis need not be
+    from .runner import hypothesis_storage, run_tasks
 
     cols = list(COLUMNS) if not columns else list(dict.fromkeys(columns))
     unknown = [c for c in cols if c not in COLUMNS]
@@ -758,22 +760,11 @@ def run_mutation_report(
         raise InvalidInput(f"jobs must be >= 1, got {jobs}")
     rows = _rows(slips)
     tasks = [(r, c, max_examples, seed) for r in rows for c in cols]
-    cells: dict[tuple[str, str], Cell] = {}
     t0 = time.perf_counter()
-    if jobs == 1:
-        for i, t in enumerate(tasks):
-            cell = _task(t)
-            cells[(cell.row, cell.column)] = cell
-            if progress:
-                progress(i + 1, len(tasks), cell)
-    else:
-        with ProcessPoolExecutor(max_workers=jobs) as ex:
-            futures = [ex.submit(_task, t) for t in tasks]
-            for i, fut in enumerate(as_completed(futures)):
-                cell = fut.result()
-                cells[(cell.row, cell.column)] = cell
-                if progress:
-                    progress(i + 1, len(tasks), cell)
+    # Hypothesis's files (its cache of local literals) go to a temporary directory, not the current one
+    with hypothesis_storage() as storage:
+        done = run_tasks(_task, tasks, jobs, storage=storage, progress=progress)
+    cells = {(cell.row, cell.column): cell for cell in done}
     return MutationReport(rows, cols, cells, time.perf_counter() - t0, max_examples, seed)
 
 
@@ -839,7 +830,7 @@ def format_markdown(report: MutationReport) -> str:
 
 def add_parser(sub: Any) -> None:
     """Add ``bea-check mutations`` to the ``bea-check`` subparsers ``sub``."""
-    from .cli import _int
+    from .cli_common import int_arg
 
     p = sub.add_parser(
         "mutations",
@@ -869,7 +860,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--max-examples",
-        type=_int,
+        type=int_arg,
         default=3,
         metavar="N",
         help="drawn examples per cell; a failing example ends the cell (default: %(default)s)",
@@ -877,14 +868,14 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "-j",
         "--jobs",
-        type=_int,
+        type=int_arg,
         default=1,
         metavar="N",
         help="processes to run cells in (default: %(default)s)",
     )
     p.add_argument(
         "--seed",
-        type=_int,
+        type=int_arg,
         default=0,
         help="mixed into every cell's seed (derived from the names): another number draws other "
         "instances (default: %(default)s, the published report)",
@@ -912,9 +903,8 @@ def _list() -> str:
 
 def _cmd_mutations(args: Any) -> tuple[int, str]:
     import json
-    import os
 
-    from .verify import _atomic_write
+    from .outfiles import atomic_write, check_output_file
 
     if args.list:
         return 0, _list()
@@ -930,8 +920,8 @@ def _cmd_mutations(args: Any) -> tuple[int, str]:
         raise InvalidInput(f"--jobs must be >= 1, got {args.jobs}")
     if args.seed < 0:
         raise InvalidInput(f"--seed must be >= 0, got {args.seed}")
-    if args.json is not None and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
-        raise InvalidInput(f"--json: directory of {args.json!r} does not exist")
+    if args.json is not None:
+        check_output_file(args.json, "--json")  # before the work: a directory, a missing parent, ...
 
     def progress(done: int, total: int, cell: Cell) -> None:
         if not args.quiet:
@@ -944,7 +934,7 @@ def _cmd_mutations(args: Any) -> tuple[int, str]:
         slips, columns, max_examples=args.max_examples, jobs=args.jobs, seed=args.seed, progress=progress
     )
     if args.json:
-        _atomic_write(args.json, json.dumps(report.to_json_dict(), indent=2, allow_nan=False) + "\n")
+        atomic_write(args.json, json.dumps(report.to_json_dict(), indent=2, allow_nan=False) + "\n")
     text = (
         format_markdown(report) + "\n\n" + "\n".join(_legend(report))
         if args.markdown

@@ -10,8 +10,13 @@ hyperparameters), and the report machinery on GD only.  The Hypothesis-drawn rep
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+from interrupting import interrupt
 
 from bea_check import mutations as mu
 from bea_check.checks import CheckFailed, check_global_order, full_batch_field
@@ -247,6 +252,56 @@ def test_cli_refuses_bad_input_with_exit_2(capsys, args, message):
     assert main(["mutations", *args]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("bea-check: error: ") and message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "target, message", [(".", "is a directory"), ("/no/such/dir/m.json", "does not exist")]
+)
+def test_cli_refuses_a_bad_json_target_before_any_work(capsys, monkeypatch, target, message):
+    def never(*args, **kwargs):
+        raise AssertionError("the report ran before the output was checked")
+
+    monkeypatch.setattr(mu, "run_mutation_report", never)
+    assert main(["mutations", "--json", target]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("bea-check: error: --json: ") and message in err
+    assert err.count("\n") == 1
+
+
+UMASK_027_CLI = "import os, sys; os.umask(0o027); from bea_check.cli import main; sys.exit(main())"
+
+
+def test_cli_writes_json_with_the_umask_mode_and_nothing_else(tmp_path):
+    """Hypothesis's files go to a temporary directory: the current directory gets only the JSON."""
+    out = subprocess.run(
+        [sys.executable, "-c", UMASK_027_CLI,
+         "mutations", "--slip", "gd~h-over-4", "--check", "global-mini", "--max-examples", "3",
+         "--json", "m.json", "--quiet"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+    assert (tmp_path / "m.json").stat().st_mode & 0o777 == 0o640
+    assert json.loads((tmp_path / "m.json").read_text())["rows"][1]["caught"] is True
+
+
+INTERRUPTED = """
+import sys
+from bea_check.mutations import run_mutation_report
+
+try:
+    run_mutation_report(["adam~no-bias-L", "rmsprop~P-sign"], max_examples=10, jobs=2)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(130)
+print("finished")
+"""
+
+
+def test_ctrl_c_stops_the_jobs_without_a_traceback():
+    done, seconds, left = interrupt(INTERRUPTED)
+    assert done.returncode == 130 and "interrupted" in done.stdout and "finished" not in done.stdout
+    assert done.stderr == "" and not left and seconds < 30
 
 
 def test_cli_lists_slips_and_checks(capsys):
