@@ -1,8 +1,9 @@
-"""Repository-wide pytest setup: the precision-leak guard.
+"""Repository-wide pytest setup: every bea_check module loaded, and the precision-leak guard.
 
 Options, fixtures, markers and the Hypothesis profiles live in the bea-check pytest plugin
-(``bea_check/pytest_plugin.py``, registered through the ``pytest11`` entry point); see
-``docs/running.md``.
+(``bea_check/pytest_plugin.py``, registered through the ``pytest11`` entry point); this
+repository opts in to the profiles with ``bea_hypothesis_profiles = true`` in
+``pyproject.toml``.  See ``docs/running.md``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,18 @@ from __future__ import annotations
 import gmpy2
 import mpmath
 import pytest
+
+from bea_check.pytest_plugin import preload
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Import every bea_check module before collection.
+
+    ``bea_check`` imports its modules lazily, and Hypothesis mixes the literals of the loaded
+    local modules into its draws: loading all of them here makes a seed draw the same
+    instances whichever tests ran before on the worker, whatever the number of workers.
+    """
+    preload()
 
 
 @pytest.fixture(autouse=True)

@@ -121,7 +121,7 @@ def test_adamw_field_without_decay_is_adams_field(tanh3):
         )
 
 
-@pytest.mark.uses_mp
+@pytest.mark.bea_uses_mp
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("field", ["leading", "corrected"])
 def test_stacked_points_and_mp_agree_with_float64(name, field, tanh3):

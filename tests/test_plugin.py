@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -30,11 +34,11 @@ def test_context(bea_context, bea_precision, bea_dps):
     if bea_precision == "mp":
         assert bea_context.dps == bea_dps
 
-@pytest.mark.mp
+@pytest.mark.bea_mp
 def test_needs_mp():
     pass
 
-@pytest.mark.slow
+@pytest.mark.bea_slow
 def test_takes_long():
     pass
 
@@ -47,9 +51,14 @@ def test_profile():
 """
 
 
+OPT_IN = "[pytest]\nbea_hypothesis_profiles = true\n"
+
+
 @pytest.fixture
 def sample(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A project that opts in to bea-check's profiles (as bea-check's own pyproject does)."""
     pytester.makepyfile(test_sample=SAMPLE)
+    pytester.makeini(OPT_IN)
     return pytester
 
 
@@ -60,10 +69,12 @@ def test_help_lists_the_options(pytester):
         assert option in out
 
 
-def test_markers_are_registered(pytester):
+def test_markers_are_registered_under_bea_names_only(pytester):
     out = pytester.runpytest("--markers").stdout.str()
-    assert "@pytest.mark.mp:" in out
-    assert "@pytest.mark.slow:" in out
+    for name in ("bea_mp", "bea_slow", "bea_uses_mp", "bea_methods(*names)"):
+        assert f"@pytest.mark.{name}:" in out
+    for name in ("mp", "slow", "uses_mp"):
+        assert f"@pytest.mark.{name}:" not in out
 
 
 def test_fixtures_are_documented(pytester):
@@ -88,6 +99,79 @@ def test_default_run_skips_mp_and_slow_with_reasons(sample, monkeypatch):
     assert "bea-check: precisions float64 (mp dps 30)" in out
 
 
+OTHER = """
+import pytest
+
+@pytest.mark.slow
+def test_slow():
+    pass
+
+@pytest.mark.mp
+def test_mp():
+    pass
+
+@pytest.mark.uses_mp
+def test_uses_mp():
+    pass
+"""
+
+
+@pytest.mark.parametrize("args", [[], ["--bea-precision", "float64"], ["--bea-slow"]])
+def test_another_projects_markers_are_never_touched(pytester, args):
+    """Only bea_* markers skip: a project's own slow/mp tests run, with or without bea options."""
+    pytester.makeini("[pytest]\nmarkers =\n    slow: slow\n    mp: mp\n    uses_mp: uses mp\n")
+    pytester.makepyfile(test_other=OTHER)
+    result = pytester.runpytest("--strict-markers", "-rs", *args)
+    result.assert_outcomes(passed=3)
+
+
+def test_header_only_in_bea_runs(pytester):
+    """No header line unless the run opts in to the profiles or gives a --bea-* option."""
+    pytester.makepyfile(test_other="def test_x():\n    pass\n")
+    plain = [line for line in pytester.runpytest().outlines if re.search("bea[-_]check", line)]
+    assert [line for line in plain if not line.startswith("plugins:")] == []
+    for args in (["--bea-slow"], ["--bea-dps", "40"], ["-o", "bea_hypothesis_profiles=true"]):
+        result = pytester.runpytest(*args)
+        result.stdout.fnmatch_lines(["bea-check: precisions float64 (mp dps *), methods *, slow tests *"])
+
+
+def _python(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+
+def test_the_plugin_module_imports_only_pytest_and_the_standard_library():
+    """Importing the plugin (what every pytest run of the environment does) loads no bea_check piece."""
+    code = (
+        "import sys, json; before = set(sys.modules); import bea_check.pytest_plugin; "
+        "print(json.dumps(sorted(set(sys.modules) - before)))"
+    )
+    new = json.loads(_python(code))
+    ours = [m for m in new if m.split(".")[0] == "bea_check"]
+    assert ours == ["bea_check", "bea_check.pytest_plugin"]
+    third_party = {m.split(".")[0] for m in new} - set(sys.stdlib_module_names) - {"bea_check"}
+    pytest_itself = {"pytest", "_pytest", "pluggy", "iniconfig", "packaging", "py", "pygments"}
+    pytest_itself |= {"exceptiongroup", "tomli"}  # Python 3.10
+    assert third_party <= pytest_itself, third_party
+
+
+def test_the_package_is_lazy_and_keeps_its_public_names():
+    """``import bea_check`` loads no submodule; every name of ``__all__`` resolves on first use."""
+    code = "import sys, bea_check; print(sorted(m for m in sys.modules if m.startswith('bea_check')))"
+    assert _python(code).strip() == "['bea_check']"
+    import bea_check
+
+    for name in bea_check.__all__:
+        value = getattr(bea_check, name)
+        module = getattr(value, "__module__", None)
+        assert module is None or module.startswith("bea_check."), (name, module)
+    assert set(bea_check.__all__) <= set(dir(bea_check))
+    assert "methods" in dir(bea_check) and bea_check.study.fit_order is bea_check.fit_order
+    assert not hasattr(bea_check, "no_such_name")
+    namespace: dict = {}
+    exec("from bea_check import *", namespace)
+    assert set(bea_check.__all__) <= set(namespace)
+
+
 def test_parametrized_ids_follow_the_options(sample):
     result = sample.runpytest(
         "--collect-only", "-q", "--bea-precision", "both", "--bea-methods", "rmsprop,gd"
@@ -107,7 +191,7 @@ def test_mp_selected_runs_mp_tests(sample):
 
 
 def test_mp_instance_is_selectable_by_marker(sample):
-    result = sample.runpytest("--bea-precision", "both", "-m", "not mp", "-v")
+    result = sample.runpytest("--bea-precision", "both", "-m", "not bea_mp", "-v")
     out = result.stdout.str()
     assert "test_context[float64] PASSED" in out
     assert "test_context[mp]" not in out
@@ -164,9 +248,14 @@ def test_profiles_are_registered_with_their_settings():
     assert set(pytest_plugin.PROFILES) == {"dev", "ci", "thorough"}
 
 
-def test_inner_session_restores_the_profile(sample):
+@pytest.mark.parametrize("opt_in", [True, False])
+def test_inner_session_restores_the_profile(sample, opt_in):
     before = settings.get_current_profile_name()
+    if not opt_in:
+        sample.makeini("[pytest]\n")
     sample.runpytest("-k", "profile", "--hypothesis-profile=thorough")
+    assert settings.get_current_profile_name() == before
+    sample.runpytest("-k", "profile")
     assert settings.get_current_profile_name() == before
 
 
@@ -184,6 +273,35 @@ def test_collection_is_identical_under_xdist(sample):
     assert result.ret == 0
     ran = sorted(re.findall(r"\[gw\d\].* (?:PASSED|SKIPPED) (test_sample\.py::\S+)", out))
     assert ran == serial
+
+
+WORKER_CONFTEST = """
+import os
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("CI", None)  # a (remote) worker whose environment lacks CI
+"""
+
+WORKER_TEST = """
+import os
+from bea_check.pytest_plugin import profile_name
+
+def test_worker_profile():
+    with open("profiles.txt", "a") as f:
+        print(os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get("CI"), profile_name(), file=f)
+"""
+
+
+def test_workers_take_the_controllers_default_profile(pytester, monkeypatch):
+    """CI is set on the controller only: the worker still runs the ci profile."""
+    pytester.makeini(OPT_IN)
+    pytester.makeconftest(WORKER_CONFTEST)
+    pytester.makepyfile(test_w=WORKER_TEST)
+    monkeypatch.setenv("CI", "1")
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    worker, ci, profile = (pytester.path / "profiles.txt").read_text().split()
+    assert worker.startswith("gw") and ci == "None" and profile == "ci"
 
 
 def test_seed_is_derived_from_the_node_id(sample):
@@ -220,3 +338,42 @@ def test_float64_results_do_not_depend_on_the_worker_count(pytester):
         pytester.runpytest_subprocess("-p", "no:cacheprovider", *args).assert_outcomes(passed=4)
         runs.append(sorted(out.read_text().splitlines()))
     assert len(runs[0]) == 4 and runs[0] == runs[1]
+
+
+DRAWS_A = """
+import importlib
+
+def test_a():  # imports bea_check modules that nothing else has loaded yet
+    importlib.import_module("bea_check.report")
+    importlib.import_module("bea_check.cli")
+"""
+
+DRAWS_B = """
+from hypothesis import given, settings, strategies as st
+
+@settings(max_examples=200, database=None)
+@given(st.floats(allow_nan=False), st.integers(), st.text(max_size=8))
+def test_b(x, n, s):
+    with open("draws.txt", "a") as f:
+        print(repr(x), n, repr(s), file=f)
+"""
+
+
+def test_draws_do_not_depend_on_the_tests_run_before(pytester):
+    """The repository's conftest.py loads every bea_check module at configure time, so a seed
+    draws the same examples whether or not an earlier test (on this worker) imported more of
+    bea_check: Hypothesis mixes the literals of loaded local modules into its draws."""
+    pytester.makeconftest((Path(__file__).parents[1] / "conftest.py").read_text())
+    pytester.makepyfile(test_a=DRAWS_A, test_b=DRAWS_B)
+
+    def draws(*args: str) -> str:
+        out = pytester.path / "draws.txt"
+        out.unlink(missing_ok=True)
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--hypothesis-seed=0", *args)
+        assert result.ret == 0
+        return out.read_text()
+
+    alone, after_a = draws("test_b.py"), draws("test_a.py", "test_b.py")
+    assert len(alone.splitlines()) == 200 and alone == after_a
+    if draws("--noconftest", "test_b.py") == draws("--noconftest", "test_a.py", "test_b.py"):
+        pytest.skip("without the preload the draws did not change either: nothing shown")
