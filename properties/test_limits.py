@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from bea_check import limits
 from bea_check import strategies as bs
+from bea_check.inconclusive import tolerate_inconclusive
 from bea_check.pytest_plugin import thorough
 
 ORDER_EXAMPLES = 3
@@ -33,9 +34,15 @@ def max_decay() -> float:
 
 
 def full_batch(loss: str) -> st.SearchStrategy:
-    return bs.families(loss=loss, max_batches=1, schedules=("full",))
+    """Full-batch problems off the stationary points: where the gradient is exactly zero (the bilinear
+    box's corners ``(1.5, 0.5)``, ``(0.5, 1.5)`` lie on its minimum ``theta_1 theta_2 = 3/4``) every
+    field vanishes and claims 3-6 say nothing (``docs/limits.md``, "Domains")."""
+    return bs.families(loss=loss, max_batches=1, schedules=("full",)).filter(
+        lambda p: not limits.is_stationary(p)
+    )
 
 
+@tolerate_inconclusive
 @pytest.mark.bea_methods("rmsprop", "adam")
 @fixture_ok
 @given(data=st.data(), loss=LOSSES)
@@ -49,6 +56,7 @@ def test_large_eps_rescaled_field_tends_to_gd_and_heavy_ball(bea_method, data, l
     limits.check_large_eps_limit(method, problem, hp, n=n)
 
 
+@tolerate_inconclusive
 @pytest.mark.bea_methods("rmsprop", "adam")
 @fixture_ok
 @given(data=st.data(), loss=LOSSES)
@@ -61,6 +69,7 @@ def test_leading_full_batch_large_n_field_is_signgd(bea_method, data, loss):
     limits.check_signgd_flow(method, problem, hp)
 
 
+@tolerate_inconclusive
 @pytest.mark.bea_methods(*limits.LIMIT_CLAIMS)
 @fixture_ok
 @given(data=st.data(), loss=LOSSES)
@@ -74,6 +83,7 @@ def test_full_batch_field_tends_to_large_n_form_geometrically(bea_method, data, 
     limits.check_large_n_rate(method, problem, hp, h=h)
 
 
+@tolerate_inconclusive
 @pytest.mark.bea_methods("rmsprop", "adam")
 @few
 @given(data=st.data(), loss=st.sampled_from(["polynomial", "tanh-net"]))
@@ -87,6 +97,7 @@ def test_signgd_flow_has_global_order_one(bea_method, data, loss):
     )
 
 
+@tolerate_inconclusive
 @pytest.mark.bea_methods("rmsprop", "adam")
 @pytest.mark.parametrize("regime", limits.REGIMES)
 @fixture_ok
