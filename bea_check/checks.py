@@ -43,7 +43,7 @@ from .fields import FieldSpec
 from .methods import Method, get_method
 from .precision import F64, Context
 from .problems import FullBatch, Problem
-from .study import OrderStudy, _claim_holds, run_order_study
+from .study import OrderStudy, claim_holds, run_order_study
 
 __all__ = [
     "FULL_BATCH_TOL_F64",
@@ -171,7 +171,7 @@ def check_global_order(
         if study.verdict != "pre-asymptotic":
             break
         q = study.pairwise_orders[-1]
-        if len(hs) >= 4 and _claim_holds(q, expected_order, tol, mode):
+        if len(hs) >= 4 and claim_holds(q, expected_order, tol, mode):
             hs = hs[1:]  # the finest orders meet the claim: the largest step is pre-asymptotic
         elif hs[-1] / 2 >= finest * (1 - 1e-12):
             hs.append(hs[-1] / 2)

@@ -15,7 +15,8 @@ order 2) passes instead of reporting ``pre-asymptotic``.  The domain is
 * losses: :class:`~bea_check.losses.Polynomial` (dimension 2-4, degree <= 4), small
   :class:`~bea_check.losses.TanhNet` networks, or the paper's bilinear model;
 * starting points in the box ``[-1, 1]^p`` (bilinear: ``[0.5, 1.5]^2``, away from the
-  saddle at the origin and from the stiff region of the paper's start ``(2.8, 3.5)``);
+  saddle at the origin and from the stiff region of the paper's start ``(2.8, 3.5)``, and
+  off the minima ``theta_1 theta_2 = 3/4``, where the gradient vanishes exactly);
 * decays ``beta, rho`` in ``[0.05, max_decay]`` with ``max_decay <= 0.8``;
 * ``eps`` log-uniform in ``[min_eps, max_eps]`` with ``min_eps >= 1e-3``;
 * horizon ``T`` in ``[0.1, 0.4]`` (by default), a whole number ``N_0`` of largest steps
@@ -44,6 +45,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -61,14 +63,17 @@ __all__ = [
     "DECAY_MIN",
     "LOSSES",
     "SCHEDULES",
+    "SEEDS",
     "STEP_CONSTANT",
     "Instance",
+    "aligned_horizon",
     "bilinear",
     "families",
     "horizons",
     "hyperparameters",
     "instances",
     "max_step_for",
+    "min_steps_per_horizon",
     "polynomials",
     "schedules",
     "starting_points",
@@ -103,7 +108,8 @@ EXPLICIT_HEAD = 16
 BILINEAR_BOX = (0.5, 1.5)
 """Each coordinate of a bilinear starting point lies in this interval."""
 
-_SEEDS = st.integers(min_value=0, max_value=2**16 - 1)
+SEEDS = st.integers(min_value=0, max_value=2**16 - 1)
+"""The small integer seeds from which losses and schedules are built (shrink toward 0)."""
 
 
 # --------------------------------------------------------------------------------------
@@ -184,7 +190,7 @@ def polynomials(
     return st.builds(
         lambda d, seed: Polynomial.random(d, degree, np.random.default_rng(seed)),
         st.integers(min_value=min_dim, max_value=max_dim),
-        _SEEDS,
+        SEEDS,
     )
 
 
@@ -202,7 +208,7 @@ def tanh_nets(*, dim_in: int = 2, width: int = 3, samples: int = 4) -> st.Search
     The number of parameters is ``width * (dim_in + 2) + 1`` (13 by default).
     """
     dim_in, width, samples = _tanh_args(dim_in, width, samples)
-    return st.builds(lambda seed: TanhNet.random(np.random.default_rng(seed), dim_in, width, samples), _SEEDS)
+    return st.builds(lambda seed: TanhNet.random(np.random.default_rng(seed), dim_in, width, samples), SEEDS)
 
 
 def bilinear() -> st.SearchStrategy[Bilinear]:
@@ -270,7 +276,7 @@ def _schedules(draw: Any, m: int, kinds: tuple[str, ...], length: int) -> Any:
     if kind == "cyclic":
         return Cyclic(m)
     if kind == "reshuffled":
-        return Reshuffled(m, draw(_SEEDS))
+        return Reshuffled(m, draw(SEEDS))
     head = draw(
         st.lists(
             st.integers(min_value=0, max_value=m - 1),
@@ -278,7 +284,7 @@ def _schedules(draw: Any, m: int, kinds: tuple[str, ...], length: int) -> Any:
             max_size=min(length, EXPLICIT_HEAD),
         )
     )
-    tail = np.random.default_rng([draw(_SEEDS), 1]).integers(0, m, size=length - len(head))
+    tail = np.random.default_rng([draw(SEEDS), 1]).integers(0, m, size=length - len(head))
     return Explicit([*head, *(int(i) for i in tail)], m=m)
 
 
@@ -330,13 +336,18 @@ def _families(
 ) -> Problem:
     if loss == "bilinear":
         lo, hi = BILINEAR_BOX
-        theta0 = draw(starting_points(2, min_value=lo, max_value=hi))
+        # off the hyperbola of minima theta_1 theta_2 = y / x = 3/4, where the gradient is exactly zero
+        theta0 = draw(
+            starting_points(2, min_value=lo, max_value=hi).filter(
+                lambda th: Fraction(th[0]) * Fraction(th[1]) != Fraction(3, 4)
+            )
+        )
         sched = draw(_schedules(1, kinds, length))
         return Problem((Bilinear(),), sched, theta0, f"bilinear ({type(sched).__name__})")
     top = 1 if kinds == ("full",) else max_batches
     m = draw(st.integers(min_value=min_batches, max_value=top))
     sched = draw(_schedules(m, kinds, length))
-    seed = draw(_SEEDS)
+    seed = draw(SEEDS)
     rng = np.random.default_rng([seed, 0])
     losses: tuple[Loss, ...]
     if loss == "polynomial":
@@ -508,10 +519,12 @@ def max_step_for(hparams: Mapping[str, float], horizon: float, *, max_step: floa
     Equivalently, the largest step takes at least ``1 / (STEP_CONSTANT (1 - max(beta, rho))**2 ...)``
     steps to cross the horizon.
     """
-    return min(float(max_step), float(horizon) / _min_steps_per_horizon(hparams, exact=True))
+    return min(float(max_step), float(horizon) / min_steps_per_horizon(hparams, exact=True))
 
 
-def _min_steps_per_horizon(hparams: Mapping[str, float], *, exact: bool = False) -> float:
+def min_steps_per_horizon(hparams: Mapping[str, float], *, exact: bool = False) -> float:
+    """``1 / (STEP_CONSTANT (1 - max(beta, rho))**2 min(1, sqrt(eps / 0.1)))``: the fewest steps of
+    the largest step size per horizon (rounded up to an integer unless ``exact``)."""
     decay = max((float(hparams[k]) for k in ("beta", "rho") if k in hparams), default=0.0)
     eps_factor = min(1.0, math.sqrt(float(hparams["eps"]) / EPS_REFERENCE)) if "eps" in hparams else 1.0
     n = 1.0 / (STEP_CONSTANT * (1.0 - decay) ** 2 * eps_factor)
@@ -558,7 +571,7 @@ class Instance:
         )
 
 
-def _aligned_horizon(h0: float, n0: int, steps: tuple[float, ...], ratio: int) -> float:
+def aligned_horizon(h0: float, n0: int, steps: tuple[float, ...], ratio: int) -> float:
     """``T ~ n0 h0`` such that ``steps_in_horizon(T, steps[i]) == n0 ratio**i`` for every i.
 
     Every run of the sweep then ends at the same time ``T``: with ``floor(T/h)`` steps
@@ -588,12 +601,12 @@ def _instances(
     hp = draw(_hyperparameters(_hp_domain(method, *hp_args)))
     min_size, max_size, max_step, ratio = sweep_args
     min_h, max_h = horizon_args
-    lo = max(_min_steps_per_horizon(hp), math.ceil(min_h / max_step * (1 - 1e-12)), 1)
+    lo = max(min_steps_per_horizon(hp), math.ceil(min_h / max_step * (1 - 1e-12)), 1)
     n0 = draw(st.integers(min_value=lo, max_value=2 * lo))  # steps of the largest step size
     h0 = draw(st.floats(min_value=min_h / n0, max_value=min(max_step, max_h / n0)))
     k = draw(st.integers(min_value=min_size, max_value=max_size))
     steps = tuple(h0 / ratio**i for i in range(k))
-    horizon = _aligned_horizon(h0, n0, steps, ratio)
+    horizon = aligned_horizon(h0, n0, steps, ratio)
     # an explicit schedule must also cover the halved steps an order check may add (down to
     # steps[-1] / 4, checks.check_global_order's default finest step)
     length = 4 * steps_in_horizon(horizon, steps[-1])

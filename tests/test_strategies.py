@@ -297,3 +297,51 @@ def test_strategies_are_hypothesis_strategies():
         bs.starting_points(2),
     ):
         assert isinstance(s, st.SearchStrategy)
+
+
+# --------------------------------------------------------------------------------------
+# The eps-outside instances: eps away from the zero of the leading field's bracket
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rho,beta", [(0.26875, 0.0), (0.05, 0.0), (0.6, 0.0), (0.3, 0.05), (0.6, 0.45)])
+def test_degenerate_eps_interval_is_where_the_bracket_nears_zero(rho, beta):
+    from bea_check.variants_instances import BRACKET_MARGIN, GRADIENT_BAND, bracket, degenerate_eps
+
+    lo, hi = degenerate_eps(rho, beta)
+    assert 0 < lo < hi
+    band = np.linspace(*GRADIENT_BAND, 41)
+    # at the ends the bracket is +- the margin at one end of the band; inside, it nears zero
+    assert min(bracket(s, rho, lo, beta) for s in band) == pytest.approx(BRACKET_MARGIN)
+    assert max(bracket(s, rho, hi, beta) for s in band) == pytest.approx(-BRACKET_MARGIN)
+    for eps in np.geomspace(lo, hi, 7)[1:-1]:
+        assert min(abs(bracket(s, rho, eps, beta)) for s in band) < BRACKET_MARGIN
+    for eps in (lo / 1.01, hi * 1.01, 1e-8):
+        assert min(abs(bracket(s, rho, eps, beta)) for s in band) >= BRACKET_MARGIN * (1 - 1e-9)
+
+
+def test_degenerate_eps_is_empty_when_beta_exceeds_rho():
+    from bea_check.variants_instances import degenerate_eps
+
+    lo, hi = degenerate_eps(0.05, 0.4)
+    assert hi <= lo
+
+
+@pytest.mark.parametrize("method", ["rmsprop-outside", "adam-outside"])
+def test_eps_outside_instances_avoid_the_degenerate_eps(method):
+    from bea_check.variants_instances import degenerate_eps
+
+    m = get_method(method)
+    eps_seen = []
+
+    @settings(database=None, derandomize=True, max_examples=60, deadline=None)
+    @given(bs.instances(m))
+    def draw(inst):
+        hp = inst.hparams
+        lo, hi = degenerate_eps(hp["rho"], hp.get("beta", 0.0))
+        assert not lo < hp["eps"] < hi, (hp, lo, hi)
+        assert 1e-2 <= hp["eps"] <= 1.0  # strategies.instances' default eps range
+        eps_seen.append(hp["eps"])
+
+    draw()
+    assert max(eps_seen) > 0.5 and min(eps_seen) < 0.04  # both sides of the excluded intervals

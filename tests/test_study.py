@@ -159,7 +159,11 @@ def test_pre_asymptotic_data_passes_once_refined():
         ([1.9, 1.6, 1.3], "pre-asymptotic", "falling"),
         ([1.5, 1.62, 1.72], "pre-asymptotic", "approaching"),  # changes shrink slowly: limit ~2.2
         ([1.0, 1.001, 1.003], "fail", "settled"),  # noise-sized changes do not rescue a wrong order
-        ([1.1, 1.2], "fail", "settled"),  # r = 1/2 extrapolates to 1.3
+        # two orders give no rate: the slowest (0.9) reaches 9 x 0.1 beyond 1.2, past 2 - 0.15
+        ([1.1, 1.2], "pre-asymptotic", "approaching"),
+        ([1.1, 1.15], "fail", "settled"),  # the slowest rate reaches 1.6 only
+        ([1.2, 1.1], "fail", "settled"),  # a slip's shape: falling away from the claim toward 1
+        ([1.0, 1.3, 1.2], "fail", "settled"),  # alternating: no rate, and falling away
         ([1.7], "pre-asymptotic", "only 2 usable points"),
         ([2.0], "pass", "meets"),
     ],
@@ -349,6 +353,33 @@ def test_order_study_table():
     assert lines[-1].startswith("verdict: pass")
     nan_text = _study(observed_order=math.nan, constant=math.nan, verdict="round-off").format_table()
     assert "fitted order: none" in nan_text
+
+
+def test_two_pairwise_orders_falling_toward_an_exact_claim_are_not_settled():
+    """The false alarm of issue 11: leading field of rmsprop-outside at eps = 1, orders 1.62, 1.45.
+
+    ``e = a h + b h^2`` with ``b h / a`` going from 4 to 1 gives pairwise orders falling by
+    0.15-0.17 per halving (shrink factor near 1): two such orders are pre-asymptotic, and the
+    refined sequence stays pre-asymptotic until it meets the claim (never a fail).
+    """
+    *_, verdict, reason = analyse(
+        *_from_orders([1.62, 1.45]), [0.0] * 3, [0.0] * 3, expected_order=1.0, tol=0.2, mode="exact"
+    )
+    assert verdict == "pre-asymptotic", reason
+    hs = [0.02 / 2**i for i in range(7)]
+    a, b = 1e-4, 2e-4 / 0.02  # b h0 / a = 2
+    es = [a * h + b * h * h for h in hs]
+    seen = []
+    for k in range(3, len(hs) + 1):
+        *_, verdict, reason = analyse(
+            hs[:k], es[:k], [0.0] * k, [0.0] * k, expected_order=1.0, tol=0.2, mode="exact"
+        )
+        seen.append(verdict)
+    assert "fail" not in seen and seen[-1] != "fail", seen
+    # the same refinement of an order-2 field settled away from the exact claim 1 fails at once
+    es2 = [b * h * h * (1 + 0.1 * h) for h in hs[:3]]
+    *_, verdict, _ = analyse(hs[:3], es2, [0.0] * 3, [0.0] * 3, expected_order=1.0, tol=0.2, mode="exact")
+    assert verdict == "fail"
 
 
 def test_exact_claim_is_pre_asymptotic_while_a_small_first_order_term_takes_over():
