@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from bea_check import cli
 from bea_check.cli import main, parse_steps
 from bea_check.errors import Inconclusive, InvalidInput
 
@@ -254,7 +253,9 @@ def test_programming_errors_keep_their_traceback(capsys, monkeypatch):
 def test_json_is_strict_and_plain():
     import numpy as np
 
-    out = cli._jsonable({"a": np.float64(1.5), "b": [np.int64(2), float("nan")], "c": (np.inf,)})
+    from bea_check.cli_common import jsonable
+
+    out = jsonable({"a": np.float64(1.5), "b": [np.int64(2), float("nan")], "c": (np.inf,)})
     assert json.dumps(out, allow_nan=False) == '{"a": 1.5, "b": [2, null], "c": [null]}'
 
 

@@ -298,6 +298,9 @@ def test_workers_take_the_controllers_default_profile(pytester, monkeypatch):
     pytester.makeconftest(WORKER_CONFTEST)
     pytester.makepyfile(test_w=WORKER_TEST)
     monkeypatch.setenv("CI", "1")
+    # when this test itself runs in an xdist worker, the inner controller must not look like one
+    for var in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(var, raising=False)
     result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     worker, ci, profile = (pytester.path / "profiles.txt").read_text().split()

@@ -344,4 +344,22 @@ def test_eps_outside_instances_avoid_the_degenerate_eps(method):
         eps_seen.append(hp["eps"])
 
     draw()
-    assert max(eps_seen) > 0.5 and min(eps_seen) < 0.04  # both sides of the excluded intervals
+    assert eps_seen
+
+
+@pytest.mark.parametrize(("rho", "beta"), [(0.27, 0.0), (0.6, 0.1), (0.4, 0.0)])
+def test_eps_draws_cover_both_sides_of_the_degenerate_interval(rho, beta):
+    """The eps map of the eps-outside strategy: uniform in log eps on the range less the bad interval."""
+    from bea_check.variants_instances import _log_eps_avoiding, degenerate_eps
+
+    lo, hi = degenerate_eps(rho, beta)
+    lo_e, hi_e = -2.0, 0.0  # log10 of strategies.instances' default eps range [1e-2, 1]
+    eps = [10.0 ** _log_eps_avoiding(u, lo_e, hi_e, (lo, hi)) for u in np.linspace(0, 1, 201)]
+    assert all(1e-2 * (1 - 1e-12) <= e <= 1.0 * (1 + 1e-12) for e in eps)
+    assert not any(lo < e < hi for e in eps), (lo, hi)
+    inside = [e for e in eps if 1e-2 < e < 1.0]
+    if 1e-2 < lo < 1.0:  # the bad interval meets the range: the draws reach up to its lower end
+        assert max(e for e in eps if e <= lo) > lo / 1.05
+    if 1e-2 < hi < 1.0:  # and start again at its upper end
+        assert min(e for e in eps if e >= hi) < hi * 1.05
+    assert len(inside) > 100
