@@ -105,29 +105,36 @@ def _indent(line: str) -> int:
 
 
 def falsifying_lines(text: str) -> list[str]:
-    """The lines of Hypothesis's ``Falsifying example:`` block that name the instance.
+    """The lines of Hypothesis's ``Falsifying example:`` (newer: ``Failing test case:``) block that name
+    the instance.
 
     Those are the block's top-level lines after the call (``Draw n (label): ...`` and the
     ``note()`` lines, each cut to its first line); when there are none, the call's argument
     lines (``x=0,``).  Empty when the text has no falsifying example.
     """
     body = [_PYTEST_MARK.sub(" ", ln) for ln in (text or "").splitlines()]
-    start = next((i for i, ln in enumerate(body) if ln.lstrip().startswith("Falsifying example")), None)
+    start = next((i for i, ln in enumerate(body) if ln.lstrip().startswith(_BLOCK_START)), None)
     if start is None:
         return []
     base = _indent(body[start])
     block: list[str] = []
     for ln in body[start + 1 :]:
         s = ln.strip()
-        if not s or (_indent(ln) <= base and s.startswith(_BLOCK_END)):
+        if not s or _indent(ln) < base or (_indent(ln) == base and s.startswith(_BLOCK_END)):
             break
         block.append(ln)
-    top = [ln.strip() for ln in block if _indent(ln) <= base and ln.strip() not in (")", "),")]
+    closing = (")", "),")
+    top = [
+        _ANY_VALUE.sub("", ln).strip() for ln in block if _indent(ln) <= base and ln.strip() not in closing
+    ]
     if top:
         return top
     args = [ln.strip() for ln in block if _indent(ln) > base and ln.strip() not in (")", "),")]
     return [_ANY_VALUE.sub("", a) for a in args]
 
+
+_BLOCK_START = ("Falsifying example", "Failing test case")
+"""How Hypothesis heads the block (``Failing test case`` since about 6.16x, ``Falsifying example`` before)."""
 
 _BLOCK_END = ("Explanation:", "You can reproduce", "Traceback", "Highest target", "Unreliable")
 

@@ -111,6 +111,23 @@ def test_excerpt_of_a_plain_given_keeps_the_arguments() -> None:
     assert fa.excerpt("", "assert 1 == 2\nmore") == "assert 1 == 2"
 
 
+def test_excerpt_reads_the_newer_failing_test_case_block() -> None:
+    """Newer Hypothesis heads the block "Failing test case" and puts draws and notes at its indent."""
+    text = (
+        "E       Failing test case: test_f(\n"
+        "E           # The test always failed when commented parts were varied together.\n"
+        "E           x=0,  # or any other generated value\n"
+        "E           data=data(...),\n"
+        "E       )\n"
+        "E       Draw 1 (y): 0  # or any other generated value\n"
+        "E       drawn x = 0\n"
+        "test_t.py:7: AssertionError\n"
+    )
+    got = fa.excerpt("AssertionError: x = 0 is not negative", text)
+    assert got.startswith("AssertionError: x = 0 is not negative / Draw 1 (y): 0")
+    assert got.endswith("drawn x = 0")
+
+
 def test_inconclusive_warnings_are_counted_per_test() -> None:
     counts = fa.count_inconclusive_warnings(PYTEST_OUTPUT)
     assert counts == {
