@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -63,6 +64,7 @@ __all__ = [
     "build_parser",
     "main",
     "parse_steps",
+    "run",
 ]
 
 DEFAULTS: dict[str, Any] = {
@@ -684,5 +686,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+def run() -> NoReturn:
+    """The ``bea-check`` program: :func:`main`, then exit with its status.
+
+    After an interrupt the process only shuts down: a further SIGINT (a second Ctrl-C, or one
+    still pending) is ignored, so that exit status 130 does not become a death by SIGINT while
+    the interpreter finalizes.
+    """
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()
