@@ -13,6 +13,16 @@ import sys
 import time
 
 
+def default_sigint() -> None:
+    """``preexec_fn`` for a child that must see Ctrl-C as a terminal's foreground process does.
+
+    A process started in the background of a non-interactive shell (a CI runner, ``cmd &``)
+    inherits SIGINT *ignored*, and Python then installs no handler for it: the child would
+    never see the signal.  Resetting it to the default lets Python install its own.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt(code: str, after: float = 5.0) -> tuple[subprocess.CompletedProcess, float, bool]:
     """Run ``code`` (Python) in its own process group and send SIGINT to the group after ``after``
     seconds, as Ctrl-C does to the parent and its workers.
@@ -22,7 +32,7 @@ def interrupt(code: str, after: float = 5.0) -> tuple[subprocess.CompletedProces
     """
     p = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
+        start_new_session=True, preexec_fn=default_sigint,
     )  # fmt: skip
     time.sleep(after)
     t0 = time.perf_counter()

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from interrupting import default_sigint
 
 from bea_check.cli import main
 
@@ -394,6 +395,7 @@ def test_end_to_end_ctrl_c_stops_figures_with_130_and_writes_nothing(scratch):
     """SIGINT once the first Section 5 run has started: one line, exit 130, no output directory."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "bea_check", "figures", "--out", "figs"],
+        preexec_fn=default_sigint,  # as a terminal's foreground process, whatever this run inherited
         cwd=scratch,
         stderr=subprocess.PIPE,
         stdout=subprocess.PIPE,
