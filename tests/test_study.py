@@ -161,8 +161,10 @@ def test_pre_asymptotic_data_passes_once_refined():
         ([1.0, 1.001, 1.003], "fail", "settled"),  # noise-sized changes do not rescue a wrong order
         # two orders give no rate: the slowest (0.9) reaches 9 x 0.1 beyond 1.2, past 2 - 0.15
         ([1.1, 1.2], "pre-asymptotic", "approaching"),
-        ([1.1, 1.15], "fail", "settled"),  # the slowest rate reaches 1.6 only
-        ([1.2, 1.1], "fail", "settled"),  # a slip's shape: falling away from the claim toward 1
+        ([1.1, 1.15], "pre-asymptotic", "one change"),  # two orders cannot show settling
+        ([1.2, 1.1], "pre-asymptotic", "one change"),  # (a slip's shape fails with a third order:)
+        ([1.3, 1.2, 1.1], "fail", "settled"),  # falling away from the claim toward 1
+        ([1.1, 1.12, 1.15], "fail", "settled"),  # the measured rate reaches 1.3 only
         ([1.0, 1.3, 1.2], "fail", "settled"),  # alternating: no rate, and falling away
         ([1.7], "pre-asymptotic", "only 2 usable points"),
         ([2.0], "pass", "meets"),
@@ -376,9 +378,10 @@ def test_two_pairwise_orders_falling_toward_an_exact_claim_are_not_settled():
         )
         seen.append(verdict)
     assert "fail" not in seen and seen[-1] != "fail", seen
-    # the same refinement of an order-2 field settled away from the exact claim 1 fails at once
-    es2 = [b * h * h * (1 + 0.1 * h) for h in hs[:3]]
-    *_, verdict, _ = analyse(hs[:3], es2, [0.0] * 3, [0.0] * 3, expected_order=1.0, tol=0.2, mode="exact")
+    # the same refinement of an order-2 field settled away from the exact claim 1 fails as soon
+    # as three pairwise orders show it settled
+    es2 = [b * h * h * (1 + 0.1 * h) for h in hs[:4]]
+    *_, verdict, _ = analyse(hs[:4], es2, [0.0] * 4, [0.0] * 4, expected_order=1.0, tol=0.2, mode="exact")
     assert verdict == "fail"
 
 
