@@ -331,14 +331,19 @@ def test_loss_file_happy_path(capsys, tmp_path):
 
 
 def test_failing_claim_exit_1(capsys):
-    # GD's leading field has global order 1: a claim of order 4 must fail, and the
-    # result is still printed.
+    # GD's leading field has global order 1: a claim of order 4 must fail (three pairwise
+    # orders show it settled), and the result is still printed.
     code, out, err = run(
-        capsys, [*FAST, "--field", "leading", "--steps", "0.02,0.01,0.005", "--expect", "4", "--json"]
+        capsys, [*FAST, "--field", "leading", "--steps", "0.02,0.01,0.005,0.0025", "--expect", "4", "--json"]
     )
     data = json.loads(out)
     assert code == 1, (data, err)
     assert data["exit_code"] == 1
+    # with two pairwise orders the same data cannot show that the orders have settled: exit 3
+    code, out, err = run(
+        capsys, [*FAST, "--field", "leading", "--steps", "0.02,0.01,0.005", "--expect", "4", "--json"]
+    )
+    assert code == 3 and json.loads(out)["verdict"] == "pre-asymptotic", (out, err)
 
 
 # ----------------------------------------------------------------------------- the real command
