@@ -58,16 +58,28 @@ from .problems import BILINEAR_THETA0, builtin_problem
 __all__ = [
     "CURVATURE",
     "HORIZON",
+    "HORIZONS",
+    "H_GRID",
+    "METHODS",
     "REGIME",
+    "TRAJECTORY_LEVEL",
+    "Crossing",
+    "GridPoint",
     "Regime",
     "Run",
     "Settling",
+    "adam_crossing",
     "adam_settling",
     "balanced_point",
+    "crossing",
+    "format_comparisons",
+    "format_grid",
+    "h_grid",
     "paper_coefficient",
     "position",
     "residual",
     "run_adam",
+    "settling_horizon",
     "simulate",
     "tracking_number",
 ]
@@ -192,6 +204,69 @@ def _settling(traj: np.ndarray, h: float, horizon: float) -> Settling:
     return Settling(float(u[1]), abs(residual(traj[N])), abs(float(u[1] - u[0])))
 
 
+TRAJECTORY_LEVEL = 1.0
+"""A trajectory is summarized where its residual ``|x theta_1 theta_2 - y|`` first drops below
+this: still in the large-gradient phase (``min_j |g_j|`` is 5-10 ``sqrt(eps)`` there at
+eps = 0.1, more at smaller eps), before the final approach to the hyperbola."""
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """Where a trajectory first reaches ``|r| < TRAJECTORY_LEVEL`` (:func:`crossing`).
+
+    ``position`` is ``u`` there, interpolated linearly in ``r`` between the two samples that
+    bracket the level; ``uncertainty`` is its distance to the quadratic interpolant through
+    three samples (the interpolation error, to compare changes with); ``time`` is the crossing
+    time; ``gradient_ratio`` is ``min_j |g_j| / sqrt(eps)`` at the crossing point (large: the
+    paper's large-gradient regime).
+    """
+
+    position: float
+    time: float
+    uncertainty: float
+    gradient_ratio: float
+
+    @property
+    def distance(self) -> float:
+        """``|u|``: distance along the hyperbola (in ``u``) to the balanced point."""
+        return abs(self.position)
+
+
+def crossing(traj: Any, h: float, eps: float, *, level: float = TRAJECTORY_LEVEL) -> Crossing:
+    """The :class:`Crossing` of ``traj`` (``(N+1, 2)`` samples at ``t = nh``).
+
+    Raises :class:`~bea_check.errors.InvalidInput` when the trajectory starts below the level
+    or does not reach it by its last sample.
+    """
+    th = np.asarray(traj, dtype=float)
+    r = np.abs(residual(th))
+    below = np.flatnonzero(r < level)
+    if below.size == 0:
+        raise InvalidInput(
+            f"the trajectory does not reach |residual| < {level:g} by t = {(len(th) - 1) * h:g}"
+            " (a longer horizon is needed)"
+        )
+    n = int(below[0])
+    if n == 0:
+        raise InvalidInput(f"the trajectory starts below |residual| = {level:g}")
+    s = (r[n - 1] - level) / (r[n - 1] - r[n])
+    u = position(th[max(0, n - 2) : n + 1])
+    lin = float(u[-2] + s * (u[-1] - u[-2]))
+    if n >= 2:  # Lagrange interpolation of u as a function of r through three samples
+        r0, r1, r2 = r[n - 2], r[n - 1], r[n]
+        quad = float(
+            u[0] * (level - r1) * (level - r2) / ((r0 - r1) * (r0 - r2))
+            + u[1] * (level - r0) * (level - r2) / ((r1 - r0) * (r1 - r2))
+            + u[2] * (level - r0) * (level - r1) / ((r2 - r0) * (r2 - r1))
+        )
+        unc = abs(quad - lin)
+    else:
+        unc = abs(float(u[-1] - u[-2]))
+    point = th[n - 1] + s * (th[n] - th[n - 1])
+    grad = residual(point) * X * point[::-1]
+    return Crossing(lin, float((n - 1 + s) * h), unc, float(np.min(np.abs(grad)) / math.sqrt(eps)))
+
+
 @dataclass(frozen=True)
 class Run:
     """Adam and the modified ODEs on the bilinear model for one set of hyperparameters."""
@@ -207,6 +282,8 @@ class Run:
     """Field name (``leading``, ``corrected``) -> ``(N+1, 2)``: the ODE solution at ``t = nh``."""
     solver_errors: Mapping[str, float] = field(default_factory=dict)
     substeps: Mapping[str, int] = field(default_factory=dict)
+    method: str = "adam"
+    """One of :data:`METHODS`."""
 
     def settling(self, which: str = "adam") -> Settling:
         """The settling point of Adam (``"adam"``) or of an ODE (``"leading"``, ``"corrected"``)."""
@@ -214,6 +291,13 @@ class Run:
         if traj is None:
             raise InvalidInput(f"no trajectory {which!r} in this run (have adam, {', '.join(self.odes)})")
         return _settling(traj, self.h, self.horizon)
+
+    def trajectory(self, which: str = "adam") -> Crossing:
+        """Where the trajectory of Adam or of an ODE first reaches ``|r| < 1`` (:func:`crossing`)."""
+        traj = self.adam if which == "adam" else self.odes.get(which)
+        if traj is None:
+            raise InvalidInput(f"no trajectory {which!r} in this run (have adam, {', '.join(self.odes)})")
+        return crossing(traj, self.h, self.eps)
 
     def max_distance(self, which: str) -> float:
         """``max_n ||theta(nh) - theta^n||_2`` between the ODE ``which`` and Adam."""
@@ -228,10 +312,28 @@ class Run:
         return f"beta={self.beta:g}, rho={self.rho:g}, eps={self.eps:g}, h={self.h:g}"
 
 
-def _check(beta: float, rho: float, eps: float, h: float, horizon: float) -> dict[str, float]:
+METHODS = ("adam", "adam-outside")
+"""The Adam versions these experiments run: eps inside the root (the paper's, Theorem 3.6) and
+outside it (the textbook's, :mod:`bea_check.variants`; its field holds while no gradient component
+nears zero, which on this model is the whole path up to the :class:`Crossing`)."""
+
+
+def _method(name: str) -> Any:
     from .methods import get_method
 
-    hp = get_method("adam").resolve(beta=beta, rho=rho, eps=eps)
+    if name == "adam":
+        return get_method("adam")
+    if name == "adam-outside":
+        from .variants import methods
+
+        return next(m for m in methods() if m.name == name)
+    raise InvalidInput(f"unknown Section 5 method {name!r} (choose from {', '.join(METHODS)})")
+
+
+def _check(
+    beta: float, rho: float, eps: float, h: float, horizon: float, method: str = "adam"
+) -> dict[str, float]:
+    hp = _method(method).resolve(beta=beta, rho=rho, eps=eps)
     for name, v in (("h", h), ("horizon", horizon)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):
             raise InvalidInput(f"{name} must be a positive finite number, got {v!r}")
@@ -240,23 +342,34 @@ def _check(beta: float, rho: float, eps: float, h: float, horizon: float) -> dic
     return hp
 
 
-def run_adam(beta: float, rho: float, eps: float, h: float, horizon: float = HORIZON) -> np.ndarray:
-    """Adam's iterates ``theta^0 .. theta^N`` on the bilinear model (float64), ``N = floor(T/h)``."""
-    from .methods import get_method
+def run_adam(
+    beta: float, rho: float, eps: float, h: float, horizon: float = HORIZON, *, method: str = "adam"
+) -> np.ndarray:
+    """Adam's iterates ``theta^0 .. theta^N`` on the bilinear model (float64), ``N = floor(T/h)``.
+
+    ``method`` is one of :data:`METHODS` (eps inside or outside the root).
+    """
     from .optimizers import run_optimizer
     from .precision import F64
     from .solve import steps_in_horizon
 
-    hp = _check(beta, rho, eps, h, horizon)
+    hp = _check(beta, rho, eps, h, horizon, method)
     problem = builtin_problem("bilinear")
     N = steps_in_horizon(horizon, h)
     with F64.scope():
-        return np.asarray(run_optimizer(get_method("adam").optimizer(hp), problem, h, N, F64), dtype=float)
+        return np.asarray(run_optimizer(_method(method).optimizer(hp), problem, h, N, F64), dtype=float)
 
 
 def adam_settling(beta: float, rho: float, eps: float, h: float, horizon: float = HORIZON) -> Settling:
     """The settling point of Adam's iterates (no ODE solve: cheap)."""
     return _settling(run_adam(beta, rho, eps, h, horizon), h, horizon)
+
+
+def adam_crossing(
+    beta: float, rho: float, eps: float, h: float, horizon: float = HORIZON, *, method: str = "adam"
+) -> Crossing:
+    """The :class:`Crossing` of Adam's iterates (no ODE solve: cheap); ``method`` in :data:`METHODS`."""
+    return crossing(run_adam(beta, rho, eps, h, horizon, method=method), h, eps)
 
 
 def simulate(
@@ -269,28 +382,28 @@ def simulate(
     fields: Sequence[str] = ("leading", "corrected"),
     solver_tol: float = SOLVER_TOL,
     max_substeps: int = 16,
+    method: str = "adam",
 ) -> Run:
     """Run Adam and solve the piecewise ODEs of ``fields`` (Theorem 3.6) over ``[0, T]``.
 
     Each ODE is solved with :func:`~bea_check.solve.solve_piecewise`, doubling the substeps
     (from 1, up to ``max_substeps``) until its error estimate is below ``solver_tol``; the
-    estimates are kept in ``Run.solver_errors``.
+    estimates are kept in ``Run.solver_errors``.  ``method``: one of :data:`METHODS`.
     """
-    from .methods import get_method
     from .precision import F64
     from .solve import solve_piecewise, steps_in_horizon
 
-    hp = _check(beta, rho, eps, h, horizon)
-    method = get_method("adam")
+    hp = _check(beta, rho, eps, h, horizon, method)
     problem = builtin_problem("bilinear")
     N = steps_in_horizon(horizon, h)
-    adam = run_adam(beta, rho, eps, h, horizon)
+    adam = run_adam(beta, rho, eps, h, horizon, method=method)
+    m = _method(method)
     odes: dict[str, np.ndarray] = {}
     errors: dict[str, float] = {}
     subs: dict[str, int] = {}
     with F64.scope():
         for name in fields:
-            bound = method.field(name, hp).bind(problem, h, N, F64)
+            bound = m.field(name, hp).bind(problem, h, N, F64)
             k = 1
             while True:
                 sol = solve_piecewise(bound, adam[0], h, N, F64, substeps=k)
@@ -299,7 +412,9 @@ def simulate(
                 k *= 2
             odes[name] = np.asarray(sol.thetas, dtype=float)
             errors[name], subs[name] = float(sol.error_estimate), k
-    return Run(float(beta), float(rho), float(eps), float(h), float(horizon), adam, odes, errors, subs)
+    return Run(
+        float(beta), float(rho), float(eps), float(h), float(horizon), adam, odes, errors, subs, method
+    )
 
 
 # --------------------------------------------------------------------------- the figures
@@ -319,9 +434,26 @@ SETTLING_H = tuple(round(0.001 * k, 4) for k in range(1, 21))
 """Steps of the settling-position plot (Adam only; the corrected ODE at :data:`FIGURE2_H`)."""
 
 
+SETTLED_DRIFT = 1e-7
+"""A run has settled when its drift (:class:`Settling`) is below this and its residual below
+``SETTLED_RESIDUAL``."""
+SETTLED_RESIDUAL = 1e-6
+
+
+def _settled(s: Settling) -> bool:
+    return s.drift < SETTLED_DRIFT and s.residual < SETTLED_RESIDUAL
+
+
 @dataclass(frozen=True)
 class Comparison:
-    """One raise of one hyperparameter: the change of the distance ``|u|`` to the balanced point."""
+    """One raise of one hyperparameter: how the trajectory and the settling point move.
+
+    Changes are of the distance ``|u|`` to the balanced point (negative: toward), for Adam and
+    for its corrected ODE; the ODE's *prediction error* is the larger of its two misses
+    ``|u_Adam - u_ODE|`` (at the two runs).  The ODE explains a change when twice its
+    prediction error is below the size of Adam's change: then the ODE's change has Adam's sign
+    whatever its errors.
+    """
 
     claim: str  # "beta", "rho", "h"
     change: str  # e.g. "beta 0.5 -> 0.6 (rho 0.7, h 0.005)"
@@ -329,20 +461,108 @@ class Comparison:
     adam: float  # change of |u| of Adam's settling point (negative: toward)
     corrected: float  # the same for the corrected ODE
     kappa: float  # the larger tracking number of the two runs
+    settling_error: float = math.nan
+    """The corrected ODE's prediction error of the settling point."""
+    settled: bool = True
+    """Both Adam runs settled by the horizon (drift and residual small)."""
+    trajectory_adam: float = math.nan
+    """Change of ``|u|`` at Adam's :class:`Crossing` (the trajectory)."""
+    trajectory_corrected: float = math.nan
+    trajectory_error: float = math.nan
+    """The corrected ODE's prediction error of the crossing."""
+    trajectory_uncertainty: float = math.nan
+    """The larger interpolation uncertainty of Adam's two crossings."""
 
     @property
     def observed(self) -> str:
+        """Direction of Adam's settling point."""
         return "toward" if self.adam < 0 else "away"
 
     @property
     def agrees(self) -> bool:
         return self.observed == self.predicted
 
+    @property
+    def trajectory_observed(self) -> str:
+        """Direction of Adam's trajectory (at the crossing)."""
+        return "toward" if self.trajectory_adam < 0 else "away"
+
+    @property
+    def trajectory_agrees(self) -> bool:
+        return self.trajectory_observed == self.predicted
+
+    @property
+    def settling_explained(self) -> bool:
+        """The corrected ODE explains the settling-point change (twice its error below the change)."""
+        return self.settled and 2 * self.settling_error < abs(self.adam)
+
+    @property
+    def trajectory_explained(self) -> bool:
+        """The corrected ODE explains the trajectory change."""
+        return 2 * self.trajectory_error < abs(self.trajectory_adam)
+
+
+def _crossing_or_none(run: Run, which: str) -> Crossing | None:
+    try:
+        return run.trajectory(which)
+    except InvalidInput:
+        return None
+
 
 def _compare(claim: str, change: str, predicted: str, a: Run, b: Run) -> Comparison:
-    da = b.settling().distance - a.settling().distance
-    dc = b.settling("corrected").distance - a.settling("corrected").distance
-    return Comparison(claim, change, predicted, da, dc, max(a.kappa, b.kappa))
+    sa, sb = a.settling(), b.settling()
+    ca, cb = a.settling("corrected"), b.settling("corrected")
+    ta, tb = a.trajectory(), b.trajectory()
+    tca, tcb = _crossing_or_none(a, "corrected"), _crossing_or_none(b, "corrected")
+    if tca is None or tcb is None:  # the ODE never reaches the level: it explains nothing
+        traj_corr, traj_err = math.nan, math.inf
+    else:
+        traj_corr = tcb.distance - tca.distance
+        traj_err = max(abs(ta.position - tca.position), abs(tb.position - tcb.position))
+    return Comparison(
+        claim,
+        change,
+        predicted,
+        sb.distance - sa.distance,
+        cb.distance - ca.distance,
+        max(a.kappa, b.kappa),
+        settling_error=max(abs(sa.position - ca.position), abs(sb.position - cb.position)),
+        settled=_settled(sa) and _settled(sb),
+        trajectory_adam=tb.distance - ta.distance,
+        trajectory_corrected=traj_corr,
+        trajectory_error=traj_err,
+        trajectory_uncertainty=max(ta.uncertainty, tb.uncertainty),
+    )
+
+
+def format_comparisons(comparisons: Sequence[Comparison]) -> str:
+    """The directions of the trajectory and of the settling point, with the corrected ODE's
+    prediction error beside each change, as text."""
+    head = (
+        f"{'change':<44} {'predicted':>9} {'Adam':>10} {'corr ODE':>10} {'ODE error':>9} "
+        f"{'observed':>8} {'agrees':>6}  ODE explains"
+    )
+    lines = [
+        "trajectory directions (change of |u| at the first crossing of |residual| = 1, gradient >> "
+        "sqrt(eps); negative = toward the balanced point; predicted: sign of (1+beta)/(1-beta) - "
+        "(1+rho)/(1-rho))",
+        head,
+    ]
+    for c in comparisons:
+        lines.append(
+            f"{c.change:<44} {c.predicted:>9} {c.trajectory_adam:>+10.2e} {c.trajectory_corrected:>+10.2e} "
+            f"{c.trajectory_error:>9.1e} {c.trajectory_observed:>8} "
+            f"{'yes' if c.trajectory_agrees else 'NO':>6}  {'yes' if c.trajectory_explained else 'no'}"
+        )
+    lines += ["", "settling-point directions (change of |u| at the horizon; the same conventions)", head]
+    for c in comparisons:
+        settled = "" if c.settled else "  (Adam not settled)"
+        lines.append(
+            f"{c.change:<44} {c.predicted:>9} {c.adam:>+10.2e} {c.corrected:>+10.2e} "
+            f"{c.settling_error:>9.1e} {c.observed:>8} {'yes' if c.agrees else 'NO':>6}  "
+            f"{'yes' if c.settling_explained else 'no'}{settled}"
+        )
+    return "\n".join(lines)
 
 
 def _direction(c: float) -> str:
@@ -372,17 +592,7 @@ class Figures:
                 f"{r.beta:>5g} {r.rho:>5g} {r.eps:>5g} {r.h:>7g} {r.kappa:>6.2f} {ua:>9.5f} {uc:>9.5f} "
                 f"{ul:>9.5f} {abs(ua - uc):>9.2e} {abs(ua - ul):>9.2e} {max(r.solver_errors.values()):>10.1e}"
             )
-        lines += [
-            "",
-            "settling-point directions (change of |u| when the parameter is raised; negative = toward "
-            "the balanced point; predicted: sign of (1+beta)/(1-beta) - (1+rho)/(1-rho))",
-            f"{'change':<44} {'predicted':>9} {'Adam':>10} {'corr ODE':>10} {'observed':>8}  agrees",
-        ]
-        for c in self.comparisons:
-            lines.append(
-                f"{c.change:<44} {c.predicted:>9} {c.adam:>+10.2e} {c.corrected:>+10.2e} {c.observed:>8}  "
-                f"{'yes' if c.agrees else 'NO'}"
-            )
+        lines += ["", format_comparisons(self.comparisons)]
         return "\n".join(lines)
 
 
@@ -488,6 +698,100 @@ def make_figures(*, progress: Callable[[str], None] | None = None) -> tuple[dict
     return figs, Figures([Path(name) for name in figs], list(cache.values()), comps)
 
 
+# --------------------------------------------------------------------------- the h grid
+
+H_GRID = (
+    (0.8, 0.6, 0.1),
+    (0.6, 0.8, 0.1),
+    (0.6, 0.8, 0.01),
+    (0.5, 0.95, 0.1),
+    (0.5, 0.95, 0.01),
+    (0.9, 0.999, 0.1),
+    (0.9, 0.999, 0.01),
+)
+"""``(beta, rho, eps)`` of the h-grid: the Figure 2 pairs, rho much larger than beta, and Adam's
+default betas (0.9, 0.999)."""
+
+HORIZONS = (3.0, 6.0, 12.0, 24.0, 48.0)
+"""Horizons tried, in order, until Adam has settled at every step of a grid point."""
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """One ``(beta, rho, eps)`` of the h-grid: its horizon, runs (one per step) and changes."""
+
+    beta: float
+    rho: float
+    eps: float
+    horizon: float
+    runs: list[Run]
+    comparisons: list[Comparison]
+
+
+def settling_horizon(beta: float, rho: float, eps: float, steps: Sequence[float]) -> float:
+    """The first of :data:`HORIZONS` by which Adam has settled (drift below ``SETTLED_DRIFT``,
+    residual below ``SETTLED_RESIDUAL``) at every step; :class:`InvalidInput` if none is."""
+    for T in HORIZONS:
+        if all(_settled(_settling(run_adam(beta, rho, eps, h, T), h, T)) for h in steps):
+            return T
+    raise InvalidInput(
+        f"Adam has not settled by t = {HORIZONS[-1]:g} at beta={beta:g}, rho={rho:g}, eps={eps:g}"
+    )
+
+
+def h_grid(
+    points: Sequence[tuple[float, float, float]] = H_GRID,
+    steps: Sequence[float] = FIGURE2_H,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> list[GridPoint]:
+    """Raise h through ``steps`` at every ``(beta, rho, eps)`` of ``points``: Adam and both ODEs
+    over the point's :func:`settling_horizon`, and the changes of the trajectory and of the
+    settling point with the corrected ODE's prediction errors (:class:`Comparison`)."""
+    if len(steps) < 2 or any(b <= a for a, b in itertools.pairwise(steps)):
+        raise InvalidInput("the h-grid needs at least two increasing steps")
+    out = []
+    for beta, rho, eps in points:
+        T = settling_horizon(beta, rho, eps, steps)
+        runs = []
+        for h in steps:
+            if progress is not None:
+                progress(f"adam and ODEs: beta={beta:g}, rho={rho:g}, eps={eps:g}, h={h:g}, horizon {T:g}")
+            runs.append(simulate(beta, rho, eps, h, horizon=T))
+        c = paper_coefficient(beta, rho)
+        comps = [
+            _compare(
+                "h", f"h {a.h:g} -> {b.h:g} (beta {beta:g}, rho {rho:g}, eps {eps:g})", _direction(c), a, b
+            )
+            for a, b in itertools.pairwise(runs)
+        ]
+        out.append(GridPoint(beta, rho, eps, T, runs, comps))
+    return out
+
+
+def format_grid(points: Sequence[GridPoint]) -> str:
+    """The h-grid as text: per run the crossing and settling positions of Adam and the corrected
+    ODE, then the directions (:func:`format_comparisons`)."""
+    lines = [
+        "runs (u at the crossing of |residual| = 1 and at the horizon T; g/sqrt(eps): min_j |g_j|/sqrt(eps) "
+        "at Adam's crossing; '-': the ODE never reaches |residual| < 1)",
+        f"{'beta':>5} {'rho':>5} {'eps':>5} {'h':>7} {'T':>3} {'kappa':>6} {'g/sq(e)':>7} {'cross A':>9} "
+        f"{'cross C':>9} {'settle A':>9} {'settle C':>9} {'settle L':>9} {'solver err':>10}",
+    ]
+    for p in points:
+        for r in p.runs:
+            ta, tc = r.trajectory(), _crossing_or_none(r, "corrected")
+            sa, sc, sl = (r.settling(w).position for w in ("adam", "corrected", "leading"))
+            cross_c = f"{tc.position:>9.5f}" if tc is not None else f"{'-':>9}"
+            lines.append(
+                f"{r.beta:>5g} {r.rho:>5g} {r.eps:>5g} {r.h:>7g} {r.horizon:>3g} {r.kappa:>6.2f} "
+                f"{ta.gradient_ratio:>7.1f} {ta.position:>9.5f} {cross_c} {sa:>9.5f} {sc:>9.5f} {sl:>9.5f} "
+                f"{max(r.solver_errors.values()):>10.1e}"
+            )
+    lines += ["", format_comparisons([c for p in points for c in p.comparisons])]
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -505,7 +809,15 @@ def add_parser(sub: Any) -> None:
             "all; they show the directions but are not a gate. " + exit_status("the figures were written")
         ),
     )
-    p.add_argument("--out", metavar="DIR", required=True, help="output directory (created if missing)")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--out", metavar="DIR", help="output directory (created if missing)")
+    what.add_argument(
+        "--h-grid",
+        action="store_true",
+        help="write no figures; print the h-grid instead: raising h at the Figure 2 pairs, rho much larger "
+        "than beta and Adam's default betas, with the trajectory and the settling point kept apart and the "
+        "corrected ODE's prediction error beside every change (several minutes)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(run=_cmd_figures)
 
@@ -513,11 +825,15 @@ def add_parser(sub: Any) -> None:
 def _cmd_figures(args: Any) -> tuple[int, str]:
     import sys
 
-    check_output_dir(args.out, "--out")  # before any run (write_figures checks it again)
+    if not args.h_grid:
+        check_output_dir(args.out, "--out")  # before any run (write_figures checks it again)
 
     def progress(text: str) -> None:
         if not args.quiet:
             print(f"bea-check: figures: {text}", file=sys.stderr, flush=True)
+
+    if args.h_grid:
+        return EXIT_OK, format_grid(h_grid(progress=progress))
 
     result = write_figures(args.out, progress=progress)
     files = "\n".join(f"wrote {p}" for p in result.paths)

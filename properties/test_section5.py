@@ -31,7 +31,7 @@ from hypothesis import Phase, assume, given, note, settings
 from hypothesis import strategies as st
 
 from bea_check.pytest_plugin import thorough
-from bea_check.section5 import REGIME, adam_settling, paper_coefficient, simulate
+from bea_check.section5 import REGIME, adam_crossing, adam_settling, paper_coefficient, simulate
 
 few = settings() if thorough() else settings(max_examples=4)
 very_few = settings() if thorough() else settings(max_examples=2)
@@ -157,4 +157,94 @@ def test_corrected_ode_predicts_the_settling_point_better_than_the_leading_ode(d
     assert max(run.solver_errors.values()) < 1e-3 * abs(ua - uc), "reference ODE solve not accurate enough"
     assert abs(ua - uc) < abs(ua - ul), (
         f"corrected ODE misses Adam's settling point by {abs(ua - uc):.2e}, leading ODE by {abs(ua - ul):.2e}"
+    )
+
+
+# --------------------------------------------------------------------------- the trajectory
+#
+# The paper's claims are about Adam's trajectory as well as its settling point.  The trajectory
+# is summarized at its crossing of |residual| = 1 (``section5.crossing``): still in the
+# large-gradient phase (min_j |g_j| >= 5 sqrt(eps)), where the paper's sign argument applies.
+
+
+def _crossings(beta_rho_eps_h: list[tuple[float, float, float, float]], what: str, method: str = "adam"):
+    a, b = (adam_crossing(*p, method=method) for p in beta_rho_eps_h)
+    note(f"{what} ({method}): crossing u {a.position:.6f} -> {b.position:.6f}, t {a.time:.3f}, {b.time:.3f}")
+    for c in (a, b):
+        assert c.gradient_ratio > 3, (
+            f"crossing not in the large-gradient phase: min |g_j| = {c.gradient_ratio:.2f} sqrt(eps)"
+        )
+    change = b.distance - a.distance
+    assert abs(change) > 10 * max(a.uncertainty, b.uncertainty), (
+        f"trajectory change {change:.1e} not above the interpolation uncertainty"
+    )
+    return change
+
+
+def _raised(data: st.DataObject, which: str) -> tuple[list[tuple[float, float, float, float]], str, str]:
+    """Two runs differing in one raised hyperparameter, inside the regime; returns the runs'
+    ``(beta, rho, eps, h)``, a label, and the paper's predicted direction."""
+    beta, rho, eps = data.draw(regime_point())
+    if which == "beta":
+        top = min(REGIME.beta[1], rho + REGIME.max_gap)
+        assume(beta + MIN_RAISE <= top)
+        beta2 = data.draw(_unit(beta + MIN_RAISE, top), label="raised beta")
+        h = _step(data.draw, min(REGIME.max_h(beta, rho, eps), REGIME.max_h(beta2, rho, eps)))
+        runs = [(beta, rho, eps, h), (beta2, rho, eps, h)]
+        return runs, f"beta {beta:.3f} -> {beta2:.3f}", "toward"
+    if which == "rho":
+        top = min(REGIME.rho[1], beta + REGIME.max_gap)
+        assume(rho + MIN_RAISE <= top)
+        rho2 = data.draw(_unit(rho + MIN_RAISE, top), label="raised rho")
+        h = _step(data.draw, min(REGIME.max_h(beta, rho, eps), REGIME.max_h(beta, rho2, eps)))
+        runs = [(beta, rho, eps, h), (beta, rho2, eps, h)]
+        return runs, f"rho {rho:.3f} -> {rho2:.3f}", "away"
+    assume(abs(beta - rho) > 0.02)
+    h1, h2 = _raise_h(data, beta, rho, eps)
+    runs = [(beta, rho, eps, h1), (beta, rho, eps, h2)]
+    return (
+        runs,
+        f"h {h1:.5f} -> {h2:.5f} (beta {beta:.3f}, rho {rho:.3f})",
+        "toward" if beta > rho else "away",
+    )
+
+
+def _moves(change: float) -> str:
+    return "toward" if change < 0 else "away"
+
+
+@few
+@given(data=st.data())
+@pytest.mark.parametrize("which", ["beta", "rho", "h"])
+def test_raising_a_hyperparameter_moves_the_trajectory_as_the_paper_says(which, data):
+    """Raising beta moves the trajectory toward the balanced point, raising rho away, raising h
+    toward when beta > rho and away when rho > beta (Figures 1 and 2, for the trajectory)."""
+    for p in (runs := _raised(data, which))[0]:
+        _in_regime(*p)
+    pts, what, predicted = runs
+    change = _crossings(pts, what)
+    assert _moves(change) == predicted, (
+        f"raising {which} moved Adam's trajectory {_moves(change)}, the paper says {predicted}: "
+        f"crossing |u| changed by {change:+.2e}"
+    )
+
+
+@few
+@given(data=st.data())
+@pytest.mark.parametrize("which", ["beta", "rho", "h"])
+def test_eps_outside_the_root_moves_the_trajectory_the_same_way(which, data):
+    """Remark 3.2: eps inside or outside the root does not change the behaviour qualitatively.
+
+    Checked where both versions' fields hold: on the trajectory up to its crossing, where no
+    gradient component nears zero (min_j |g_j| > 3 sqrt(eps)).  Adam with eps outside the root
+    moves its trajectory in the same direction as Adam with eps inside when beta, rho or h is
+    raised."""
+    pts, what, _ = _raised(data, which)
+    for p in pts:
+        _in_regime(*p)
+    inside = _crossings(pts, what, "adam")
+    outside = _crossings(pts, what, "adam-outside")
+    assert _moves(inside) == _moves(outside), (
+        f"raising {which}: eps inside the root moves the trajectory {_moves(inside)} ({inside:+.2e}), "
+        f"outside {_moves(outside)} ({outside:+.2e})"
     )

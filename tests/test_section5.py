@@ -131,3 +131,86 @@ def test_figures_cli_refuses_a_file_as_output_dir(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
     assert err.startswith("bea-check: error: ") and "not a directory" in err and err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------- the trajectory, the h-grid
+
+
+def _line_to_the_hyperbola(n: int = 101) -> np.ndarray:
+    """Points along a ray's approach to the hyperbola: residual falls from 3 to -0.5, u rises linearly."""
+    s = np.linspace(0.0, 1.0, n)
+    u, r = -0.5 + 0.2 * s, 3.0 - 3.5 * s
+    pts = s5.hyperbola_point(u)
+    return pts * np.sqrt((r + s5.Y) / s5.Y)[:, None]  # scale along the ray: x t1 t2 = y + r
+
+
+def test_crossing_interpolates_where_the_residual_first_drops_below_one():
+    traj = _line_to_the_hyperbola()  # r = 1 at s = 4/7: u = -0.5 + 0.8/7
+    c = s5.crossing(traj, 0.01, 0.1)
+    assert c.position == pytest.approx(-0.5 + 0.8 / 7, abs=1e-12)  # u is linear in r here: exact
+    assert c.uncertainty < 1e-12 and c.distance == abs(c.position)
+    assert c.time == pytest.approx(0.01 * 100 * 4 / 7, rel=1e-12)
+    th = s5.hyperbola_point(c.position) * np.sqrt((1 + s5.Y) / s5.Y)  # the crossing point, r = 1
+    # g = r x (t2, t1); the crossing point is interpolated linearly between samples (not on the curve)
+    assert c.gradient_ratio == pytest.approx(s5.X * th.min() / np.sqrt(0.1), rel=1e-4)
+    bent = traj.copy()
+    bent[:, 0] *= np.exp(0.05 * np.linspace(0, 1, len(traj)) ** 2)  # u no longer linear in r
+    assert s5.crossing(bent, 0.01, 0.1).uncertainty > 1e-9
+
+
+def test_crossing_refuses_trajectories_that_never_cross_or_start_below():
+    traj = _line_to_the_hyperbola()
+    with pytest.raises(InvalidInput, match="does not reach"):
+        s5.crossing(traj[:40], 0.01, 0.1)
+    with pytest.raises(InvalidInput, match="starts below"):
+        s5.crossing(traj[70:], 0.01, 0.1)
+
+
+def test_eps_outside_the_root_is_a_section5_method():
+    inside = s5.adam_crossing(0.6, 0.8, 0.1, 0.005)
+    outside = s5.adam_crossing(0.6, 0.8, 0.1, 0.005, method="adam-outside")
+    assert inside.gradient_ratio > 3 and outside.gradient_ratio > 3
+    assert 0 < abs(inside.position - outside.position) < 0.01  # close, not equal
+    with pytest.raises(InvalidInput, match="unknown Section 5 method"):
+        s5.run_adam(0.6, 0.8, 0.1, 0.005, method="adamw")
+
+
+def test_comparison_explains_a_change_only_above_twice_the_prediction_error():
+    c = s5.Comparison(
+        "h",
+        "x",
+        "away",
+        -1e-3,
+        -8e-4,
+        0.5,
+        settling_error=4e-4,
+        trajectory_adam=1e-3,
+        trajectory_corrected=5e-4,
+        trajectory_error=6e-4,
+        trajectory_uncertainty=1e-8,
+    )
+    assert c.observed == "toward" and not c.agrees and c.settling_explained
+    assert c.trajectory_observed == "away" and c.trajectory_agrees and not c.trajectory_explained
+    assert not s5.Comparison(
+        "h", "x", "away", -1e-3, -8e-4, 0.5, settling_error=1e-5, settled=False
+    ).settling_explained
+
+
+def test_h_grid_keeps_the_trajectory_and_the_settling_point_apart():
+    (point,) = s5.h_grid([(0.6, 0.8, 0.1)], (0.004, 0.0055))
+    assert point.horizon == 3.0 and len(point.runs) == 2
+    (c,) = point.comparisons
+    assert c.predicted == "away" and c.trajectory_observed == "away"  # the paper's trajectory claim
+    assert c.trajectory_explained and c.trajectory_error < 5e-4
+    assert c.observed == "toward" and not c.settling_explained  # the settling point: error > effect
+    text = s5.format_grid([point])
+    assert "trajectory directions" in text and "settling-point directions" in text
+    with pytest.raises(InvalidInput, match="increasing"):
+        s5.h_grid([(0.6, 0.8, 0.1)], (0.004,))
+
+
+def test_figures_cli_takes_out_or_h_grid(tmp_path, capsys):
+    assert main(["figures", "--quiet"]) == 2
+    assert main(["figures", "--h-grid", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "required" in err and "not allowed" in err
