@@ -101,6 +101,26 @@ def test_cli_gamma(capsys):
     assert capsys.readouterr().err.startswith("bea-check: error: ")
 
 
+def test_section4_prints_the_heavy_ball_ode_with_both_signs_flipped():
+    """The paper's Section 4 prints Ghosh et al.'s large-n heavy-ball ODE as
+    ``theta' = +1/(1-beta) grad E + h (1+beta)/(4(1-beta)^3) grad ||grad E||^2``: gradient
+    ascent.  Its Section 2 (Ghosh et al.'s ``f_n`` with ``beta^{n+1} -> 0``, ``gamma_n -> 1``)
+    has both terms negative; bea-check's heavy-ball field at large n is minus the printed
+    right-hand side (``grad ||grad E||^2 = 2 H g``)."""
+    from bea_check.methods import get_method
+
+    prob, h, beta = builtin_problem("polynomial", batches=1, seed=5), 0.03, 0.5
+    E = prob.losses[0].autograd_value
+    f = get_method("heavy-ball").field("corrected", {"beta": beta}).bind(prob, h, 201, F64)
+    for th in (np.array(prob.theta0), np.array([0.5, -0.2, 0.9])):
+        g = grad(E)(th)
+        printed = g / (1 - beta) + h * (1 + beta) / (4 * (1 - beta) ** 3) * grad(
+            lambda t: sum(grad(E)(t) ** 2)
+        )(th)
+        np.testing.assert_allclose(f(200, th), -printed, rtol=1e-12)
+        assert g @ printed > 0 > g @ f(200, th)  # the printed ODE raises the loss, bea-check's lowers it
+
+
 # --------------------------------------------------------------------------- Barrett-Dherin
 
 
