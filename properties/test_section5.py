@@ -6,17 +6,22 @@ regime where the modified ODE was measured to track Adam (``docs/figures.md``). 
 settling point is Adam's iterate at the horizon T = 3, its distance to the balanced point
 ``|u|``, ``u = 1/2 log(theta_1/theta_2)`` (:mod:`bea_check.section5`).
 
-Claims (Figures 1 and 2; predicted by the sign of ``(1+beta)/(1-beta) - (1+rho)/(1-rho)``):
+Claims (Figures 1 and 2; predicted by the sign of ``(1+beta)/(1-beta) - (1+rho)/(1-rho)``),
+for the settling point:
 
 * raising beta moves the settling point toward the balanced point -- holds;
 * raising rho moves it away -- holds;
 * raising h moves it toward when beta > rho -- holds;
 * raising h moves it away when rho > beta -- **fails in the regime** (expected failure, strict):
-  Adam moves toward the balanced point there, as the corrected ODE predicts.  The sign of
-  the paper's coefficient comes from the large-gradient form of eq. (8); the final approach
-  to the hyperbola, where ``|grad E| < sqrt(eps)``, adds a shift of the same order in h that
-  only the beta-term carries (``docs/figures.md`` has the measurements);
+  Adam's settling point moves toward the balanced point there.  The sign of the paper's
+  coefficient comes from the large-gradient form of eq. (8); the final approach to the
+  hyperbola, where ``|grad E| < sqrt(eps)``, adds a shift of the same order in h that only the
+  beta-term carries (``docs/figures.md`` has the measurements);
 * the corrected ODE predicts Adam's settling point better than the leading ODE -- holds.
+
+For the trajectory (its crossing of ``|residual| = 1``, in the large-gradient phase) all four
+directions hold, with eps inside and outside the root alike (Remark 3.2), and the corrected
+ODE predicts the crossing better than the leading ODE where ``|beta - rho| >= 0.05``.
 
 Adam-only properties cost a few runs of at most 3000 steps each; the ODE property solves two
 piecewise ODEs per example, so it draws eps >= 0.03 (at most ~700 steps) and few examples.
@@ -130,9 +135,9 @@ def test_raising_h_moves_the_settling_point_toward_when_beta_exceeds_rho(data):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="paper's h-claim for rho > beta fails in the tracking regime: Adam moves toward the balanced "
-    "point, as the corrected ODE predicts (the final approach, |grad E| < sqrt(eps), carries only the "
-    "beta-term); see docs/figures.md",
+    reason="paper's h-claim for rho > beta fails for the settling point in the tracking regime: it moves "
+    "toward the balanced point (the trajectory moves away, as the paper says; the final approach, "
+    "|grad E| < sqrt(eps), carries only the beta-term); see docs/figures.md",
 )
 @settings(few, phases=[p for p in Phase if p is not Phase.explain])  # expected to fail: no explain pass
 @given(data=st.data())
@@ -147,7 +152,7 @@ def test_raising_h_moves_the_settling_point_away_when_rho_exceeds_beta(data):
 
 @very_few
 @given(data=st.data())
-def test_corrected_ode_predicts_the_settling_point_better_than_the_leading_ode(data):
+def test_corrected_ode_predicts_the_settling_point_and_trajectory_better_than_the_leading_ode(data):
     beta, rho, eps = data.draw(regime_point(min_eps=0.03))
     h = _step(data.draw, REGIME.max_h(beta, rho, eps), low=0.5)
     _in_regime(beta, rho, eps, h)
@@ -157,6 +162,16 @@ def test_corrected_ode_predicts_the_settling_point_better_than_the_leading_ode(d
     assert max(run.solver_errors.values()) < 1e-3 * abs(ua - uc), "reference ODE solve not accurate enough"
     assert abs(ua - uc) < abs(ua - ul), (
         f"corrected ODE misses Adam's settling point by {abs(ua - uc):.2e}, leading ODE by {abs(ua - ul):.2e}"
+    )
+    ta, tc, tl = (run.trajectory(w).position for w in ("adam", "corrected", "leading"))
+    note(f"crossing u: Adam {ta:.6f}, corrected ODE {tc:.6f}, leading ODE {tl:.6f}")
+    if abs(beta - rho) < MIN_RAISE:
+        # the crossing lies in the large-gradient phase, where the O(h) shift is proportional to
+        # (1+beta)/(1-beta) - (1+rho)/(1-rho): near beta = rho both ODEs miss it by O(h^2) only
+        # (measured at beta = rho = 0.5, h = 0.0078: 5.7e-5 and 6.5e-6), a degenerate comparison
+        return
+    assert abs(ta - tc) < abs(ta - tl), (
+        f"corrected ODE misses Adam's crossing by {abs(ta - tc):.2e}, leading ODE by {abs(ta - tl):.2e}"
     )
 
 
