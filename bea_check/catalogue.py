@@ -50,7 +50,7 @@ def describe(inst: bs.Instance) -> str:
     )
 
 
-def _hard_kwargs(hard: bool) -> dict[str, float]:
+def _hard_kwargs(hard: bool) -> dict[str, Any]:
     """Harder hyperparameters (longer memory, smaller eps), for the ``thorough`` profile."""
     return {"max_decay": 0.7, "min_eps": 3e-3} if hard else {}
 

@@ -48,7 +48,9 @@ BoundField = Callable[[int, np.ndarray], np.ndarray]
 class FieldSpec(Protocol):
     """A (piecewise) modified field, bound to a problem, step size and precision on demand."""
 
-    name: str
+    # read-only: implementations are frozen dataclasses
+    @property
+    def name(self) -> str: ...
 
     def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField: ...
 

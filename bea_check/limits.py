@@ -314,7 +314,7 @@ class SignGDField:
         return field
 
 
-def limit_field(method: str, **hp: float) -> Any:
+def limit_field(method: str, **hp: Any) -> Any:
     """The ``limit`` FieldSpec of a built-in method, built from its resolved hyperparameters."""
     if method == "adam":
         return AdamLimitField(**hp)
@@ -948,7 +948,9 @@ def check_large_eps_limit(
         f"against {target} rescaled"
     )
     slopes = check_power_series(what, xs, errs, tol)
-    lead, corr = errs["leading part"][0], None if errs["h coefficient"] is None else errs["h coefficient"][0]
+    lead_pair, corr_pair = errs["leading part"], errs["h coefficient"]
+    assert lead_pair is not None  # only the h coefficient may vanish (_parts_series)
+    lead, corr = lead_pair[0], None if corr_pair is None else corr_pair[0]
     return LargeEpsEvidence(m.name, target, n, xs, eps_list, lead, corr, slopes)
 
 
@@ -1022,7 +1024,9 @@ def check_regimes(
     errs = _two_precisions(series, dps)
     what = f"{regime} regime of {m.name} ({dict(hp)})"
     slopes = check_power_series(what, xs, errs, tol)
-    lead, corr = errs["leading part"][0], None if errs["h coefficient"] is None else errs["h coefficient"][0]
+    lead_pair, corr_pair = errs["leading part"], errs["h coefficient"]
+    assert lead_pair is not None  # only the h coefficient may vanish (_parts_series)
+    lead, corr = lead_pair[0], None if corr_pair is None else corr_pair[0]
     return RegimeEvidence(m.name, regime, xs, eps_list, lead, corr, slopes)
 
 
@@ -1058,7 +1062,7 @@ def check_limit_order(
         order, mode = SIGNGD_CLAIM
     else:
         order, mode = None, None
-    if order is None:
+    if order is None or mode is None:
         raise InvalidInput(f"no {field!r} field for method {name!r}")
     require_full_batch(problem, field)
     ext = {m.name: m for m in methods()}[name]

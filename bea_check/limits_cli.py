@@ -128,31 +128,37 @@ def _cmd_limits(args: argparse.Namespace) -> tuple[int, str]:
                     f"{ev.dps} digits); claimed {ev.claimed_rate:g} within {ev.rel_tol:.0%}"
                 )
         elif args.claim == "large-eps":
-            ev = limits.check_large_eps_limit(method, problem, hp, n=args.n)
+            eps_ev = limits.check_large_eps_limit(method, problem, hp, n=args.n)
             rows = [
                 _series(
-                    f"{head}: rescaled relative difference to {ev.target}, x = max g^2/eps",
-                    ev.x,
-                    ev.eps,
-                    ev.leading,
-                    ev.correction,
+                    f"{head}: rescaled relative difference to {eps_ev.target}, x = max g^2/eps",
+                    eps_ev.x,
+                    eps_ev.eps,
+                    eps_ev.leading,
+                    eps_ev.correction,
                 ),
-                f"slopes in x (claimed >= 1: difference ~ 1/eps): {_slopes(ev.slopes)}",
+                f"slopes in x (claimed >= 1: difference ~ 1/eps): {_slopes(eps_ev.slopes)}",
             ]
         elif args.claim == "signgd":
-            ev = limits.check_signgd_flow(method, problem, hp)
-            rows = [f"{head}: leading large-n part = -g/sqrt(g^2+eps) to {ev.worst_ratio:.2e} x |g|/R"]
-            if ev.rate is not None:
-                rows.append(f"leading field -> signGD at fitted rate {ev.rate.fitted_rate:.5f} (rho)")
+            sign_ev = limits.check_signgd_flow(method, problem, hp)
+            rows = [f"{head}: leading large-n part = -g/sqrt(g^2+eps) to {sign_ev.worst_ratio:.2e} x |g|/R"]
+            if sign_ev.rate is not None:
+                rows.append(f"leading field -> signGD at fitted rate {sign_ev.rate.fitted_rate:.5f} (rho)")
         else:
             rows = []
             for regime in _REGIMES if args.regime == "both" else (args.regime,):
-                ev = limits.check_regimes(method, problem, hp, regime)
+                regime_ev = limits.check_regimes(method, problem, hp, regime)
                 what = "eps/min g^2" if regime == "large-gradient" else "max g^2/eps"
                 rows.append(
-                    _series(f"{head}: {regime} form, x = {what}", ev.x, ev.eps, ev.leading, ev.correction)
+                    _series(
+                        f"{head}: {regime} form, x = {what}",
+                        regime_ev.x,
+                        regime_ev.eps,
+                        regime_ev.leading,
+                        regime_ev.correction,
+                    )
                 )
-                rows.append(f"slopes in x (claimed >= 1): {_slopes(ev.slopes)}")
+                rows.append(f"slopes in x (claimed >= 1): {_slopes(regime_ev.slopes)}")
     except CheckFailed as exc:
         _notes(method.name, ignored)
         return EXIT_FAIL, str(exc)

@@ -128,7 +128,7 @@ class _ArrayEq:
             return NotImplemented
         return all(
             np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b
-            for a, b in zip(self._key(), other._key(), strict=True)  # type: ignore[attr-defined]
+            for a, b in zip(self._key(), other._key(), strict=True)
         )
 
     def __hash__(self) -> int:
@@ -222,14 +222,14 @@ class Polynomial(_ArrayEq):
             width = max(len(r[3]) for r in rws) or 1
             out = np.array([r[0] for r in rws], dtype=np.int64)
             src = np.array([r[1] for r in rws], dtype=np.int64)
-            mult = np.array([r[2] for r in rws], dtype=np.int64)
+            mults = np.array([r[2] for r in rws], dtype=np.int64)
             facT = np.full((width, len(rws)), pad, dtype=np.int64)
             for i, r in enumerate(rws):
                 facT[: len(r[3]), i] = r[3]
             tabs[key] = {
                 "name": key,
                 "src": src,
-                "mult": mult,
+                "mult": mults,
                 "facT": facT,
                 "starts": np.flatnonzero(np.diff(out, prepend=-1)),
             }
@@ -344,8 +344,8 @@ class Polynomial(_ArrayEq):
                 for k in range(j + 1, dim):
                     add((j, j, k, k), 2 * kappa)
             quartic = list(itertools.combinations_with_replacement(range(dim), 4))
-            for idx, c in zip(quartic, g.normal(0.0, 0.05 / len(quartic), len(quartic)), strict=True):
-                add(idx, c)
+            for idx4, c in zip(quartic, g.normal(0.0, 0.05 / len(quartic), len(quartic)), strict=True):
+                add(idx4, c)
         return cls.from_terms(terms, dim)
 
 
@@ -592,22 +592,22 @@ class AutogradLoss:
             raise InvalidInput(f"{self.name} returned {bad}{noun} at {at}")
         return arr
 
-    def value(self, theta: np.ndarray, ctx: Context) -> float:
+    def value(self, theta: np.ndarray, ctx: Context | None) -> float:
         t = self._theta(theta, ctx)
         return float(self._eval("value", self.fn, t, None))
 
-    def grad(self, theta: np.ndarray, ctx: Context) -> np.ndarray:
+    def grad(self, theta: np.ndarray, ctx: Context | None) -> np.ndarray:
         t = self._theta(theta, ctx)
         return self._eval("gradient", self._grad, t, None)
 
-    def grad_hess(self, theta: np.ndarray, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    def grad_hess(self, theta: np.ndarray, ctx: Context | None) -> tuple[np.ndarray, np.ndarray]:
         t = self._theta(theta, ctx)
         g = self._eval("gradient", self._grad, t, None)
         H = self._eval("Hessian", self._hess, t, None)
         return g, H
 
     def grad_hvp(
-        self, theta: np.ndarray, ctx: Context
+        self, theta: np.ndarray, ctx: Context | None
     ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
         """``grad E(theta)`` and ``V -> hess E(theta) @ V`` (``V`` of shape ``(p, k)``).
 

@@ -175,7 +175,7 @@ class Method:
         if extra:
             takes = ", ".join(self.defaults) or "no hyperparameters"
             raise InvalidInput(f"{self.name} does not take {', '.join(extra)} (it takes {takes})")
-        hp = {k: float(given[k]) if given.get(k) is not None else v for k, v in self.defaults.items()}
+        hp = {k: float(x) if (x := given.get(k)) is not None else v for k, v in self.defaults.items()}
         for k, v in hp.items():
             validate_hyperparameter(k, v)
             r = self.domain.get(k)

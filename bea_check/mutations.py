@@ -287,7 +287,7 @@ class Slip:
     method: str
     name: str
     change: str
-    build: Callable[[Mapping[str, float]], FieldSpec] = field(compare=False)
+    build: Callable[[Mapping[str, Any]], FieldSpec] = field(compare=False)
     invisible: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -642,10 +642,10 @@ def run_cell(row: str, column: str, max_examples: int = 3, seed: int = 0) -> Cel
     if error is not None:
         cell.status, cell.message = "error", error
     elif state["failure"] is not None:
-        lines, exc = state["failure"]
+        lines, failure = state["failure"]
         cell.status = "caught" if slip else "false-alarm"
-        cell.order, cell.n = col.order(getattr(exc, "study", None))
-        cell.counterexample, cell.message = lines, str(exc)
+        cell.order, cell.n = col.order(getattr(failure, "study", None))
+        cell.counterexample, cell.message = lines, str(failure)
     elif not judged and state["inconclusive"]:
         cell.status, cell.message = "inconclusive", state["last"]
     else:

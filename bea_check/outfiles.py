@@ -24,7 +24,7 @@ import os
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from .errors import InvalidInput
 
@@ -32,6 +32,8 @@ __all__ = ["Payload", "atomic_write", "check_output_dir", "check_output_file", "
 
 Payload = bytes | str | Callable[[BinaryIO], None]
 """What :func:`atomic_write` writes: bytes, text (UTF-8), or a callable that writes to a binary file."""
+
+_Key = TypeVar("_Key", bound="str | os.PathLike[str]")
 
 
 def file_mode() -> int:
@@ -124,7 +126,7 @@ def atomic_write(path: str | os.PathLike[str], data: Payload) -> Path:
     return next(iter(write_all({path: data}).values()))
 
 
-def write_all(files: Mapping[str | os.PathLike[str], Payload]) -> dict[str | os.PathLike[str], Path]:
+def write_all(files: Mapping[_Key, Payload]) -> dict[_Key, Path]:
     """Write every file of ``files`` or none: stage all of them, then rename each into place.
 
     Returns the mapping from the given keys to the written paths.  On any failure while
@@ -134,7 +136,7 @@ def write_all(files: Mapping[str | os.PathLike[str], Payload]) -> dict[str | os.
     mode = file_mode()
     staged: list[tuple[str, Path]] = []
     made: list[Path] = []  # directories created here, deepest last
-    out: dict[str | os.PathLike[str], Path] = {}
+    out: dict[_Key, Path] = {}
     done = False
     try:
         for key, data in files.items():

@@ -208,7 +208,7 @@ def convergence_figure(studies: Sequence[OrderStudy], *, title: str | None = Non
     if len(ticks) <= 8:  # label the measured steps themselves
         from matplotlib.ticker import FixedLocator, NullFormatter
 
-        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_major_locator(FixedLocator(ticks.tolist()))
         ax.xaxis.set_major_formatter(lambda x, _pos: f"{x:g}")
         ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("step size h")
@@ -280,8 +280,8 @@ def _toward_arrow(ax: Axes, x0: float, x1: float, y0: float, y1: float) -> None:
     pts = pts + 0.05 * w * normal
     arrow = {"arrowstyle": "->", "color": _HYPERBOLA_COLOR, "linewidth": 1.5}
     ax.annotate("", xy=pts[1], xytext=pts[0], arrowprops=arrow)
-    mid = pts.mean(axis=0) + 0.03 * w * normal
-    ax.text(*mid, "toward the\nbalanced point", fontsize=8, color=_HYPERBOLA_COLOR, ha="left", va="center")
+    x, y = pts.mean(axis=0) + 0.03 * w * normal
+    ax.text(x, y, "toward the\nbalanced point", fontsize=8, color=_HYPERBOLA_COLOR, ha="left", va="center")
 
 
 def _zoom_box(points: np.ndarray, min_half: float) -> tuple[float, float, float, float]:

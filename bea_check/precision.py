@@ -50,16 +50,17 @@ class Context:
     def zeros(self, shape: int | tuple[int, ...]) -> np.ndarray:
         raise NotImplementedError
 
-    def sqrt(self, a: Any) -> Any:
+    # the elementary functions take their argument positionally (F64's are numpy ufuncs)
+    def sqrt(self, a: Any, /) -> Any:
         raise NotImplementedError
 
-    def exp(self, a: Any) -> Any:
+    def exp(self, a: Any, /) -> Any:
         raise NotImplementedError
 
-    def log(self, a: Any) -> Any:
+    def log(self, a: Any, /) -> Any:
         raise NotImplementedError
 
-    def tanh(self, a: Any) -> Any:
+    def tanh(self, a: Any, /) -> Any:
         raise NotImplementedError
 
     def to_float64(self, a: Any) -> np.ndarray:

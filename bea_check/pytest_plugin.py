@@ -186,14 +186,20 @@ def use_profiles(config: pytest.Config) -> None:
     settings.load_profile(name)
     if not late:
         return  # Hypothesis's pytest_configure, still to come, applies its options on top
+
+    def current() -> settings:
+        loaded = settings.default
+        assert loaded is not None  # a profile is loaded
+        return loaded
+
     verbosity = config.getoption("--hypothesis-verbosity", None)
-    if verbosity and verbosity != settings.default.verbosity.name:
+    if verbosity and verbosity != current().verbosity.name:
         name = f"{name}-with-{verbosity}-verbosity"
         settings.register_profile(name, verbosity=Verbosity[verbosity])
         settings.load_profile(name)
-    if config.getoption("--hypothesis-explain", False) and Phase.explain not in settings.default.phases:
+    if config.getoption("--hypothesis-explain", False) and Phase.explain not in current().phases:
         name = f"{name}-with-explain-phase"
-        settings.register_profile(name, phases=(*settings.default.phases, Phase.explain))
+        settings.register_profile(name, phases=(*current().phases, Phase.explain))
         settings.load_profile(name)
 
 

@@ -426,8 +426,8 @@ path, and large enough for steps that make the effects visible inside the regime
 FIGURE_H = 0.005
 """Step of Figure 1 (tracking number at most 0.63)."""
 
-FIGURE1_BETA = {"rho": 0.7, "beta": (0.5, 0.6, 0.7, 0.8)}
-FIGURE1_RHO = {"beta": 0.7, "rho": (0.5, 0.6, 0.7, 0.8)}
+FIGURE1_BETA: dict[str, Any] = {"rho": 0.7, "beta": (0.5, 0.6, 0.7, 0.8)}
+FIGURE1_RHO: dict[str, Any] = {"beta": 0.7, "rho": (0.5, 0.6, 0.7, 0.8)}
 FIGURE2_H = (0.002, 0.004, 0.0055)
 FIGURE2_PAIRS = ((0.8, 0.6), (0.6, 0.8))
 SETTLING_H = tuple(round(0.001 * k, 4) for k in range(1, 21))

@@ -46,7 +46,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 from hypothesis import strategies as st
@@ -522,6 +522,10 @@ def max_step_for(hparams: Mapping[str, float], horizon: float, *, max_step: floa
     return min(float(max_step), float(horizon) / min_steps_per_horizon(hparams, exact=True))
 
 
+@overload
+def min_steps_per_horizon(hparams: Mapping[str, float], *, exact: bool) -> float: ...
+@overload
+def min_steps_per_horizon(hparams: Mapping[str, float], *, exact: Literal[False] = False) -> int: ...
 def min_steps_per_horizon(hparams: Mapping[str, float], *, exact: bool = False) -> float:
     """``1 / (STEP_CONSTANT (1 - max(beta, rho))**2 min(1, sqrt(eps / 0.1)))``: the fewest steps of
     the largest step size per horizon (rounded up to an integer unless ``exact``)."""

@@ -384,7 +384,7 @@ class OrderStudy:
             f"horizon {self.horizon:g}",
             f"{'step':>11} {'N':>7} {'error':>11} {'order':>7} {'solver err':>11} {'substeps':>8}  used",
         ]
-        subs = self.substeps or [None] * len(self.steps)
+        subs: Sequence[int | None] = self.substeps or [None] * len(self.steps)
         for i, (h, n) in enumerate(zip(self.steps, self._ns(), strict=True)):
             q = "-" if i == 0 else f"{self.pairwise_orders[i - 1]:.3f}"
             lines.append(
