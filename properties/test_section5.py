@@ -84,30 +84,20 @@ def _in_regime(beta: float, rho: float, eps: float, h: float) -> None:
 @few
 @given(data=st.data())
 def test_raising_beta_moves_the_settling_point_toward_the_balanced_point(data):
-    beta, rho, eps = data.draw(regime_point())
-    top = min(REGIME.beta[1], rho + REGIME.max_gap)
-    assume(beta + MIN_RAISE <= top)
-    beta2 = data.draw(_unit(beta + MIN_RAISE, top), label="raised beta")
-    h = _step(data.draw, min(REGIME.max_h(beta, rho, eps), REGIME.max_h(beta2, rho, eps)))
-    for b in (beta, beta2):
-        _in_regime(b, rho, eps, h)
-    d1, d2 = _distances(
-        [adam_settling(b, rho, eps, h) for b in (beta, beta2)], f"beta {beta:.3f} -> {beta2:.3f}"
-    )
+    (p1, p2), what, _ = _raised(data, "beta")
+    for p in (p1, p2):
+        _in_regime(*p)
+    d1, d2 = _distances([adam_settling(*p) for p in (p1, p2)], what)
     assert d2 < d1, f"raising beta moved Adam's settling point away: |u| {d1:.6f} -> {d2:.6f}"
 
 
 @few
 @given(data=st.data())
 def test_raising_rho_moves_the_settling_point_away_from_the_balanced_point(data):
-    beta, rho, eps = data.draw(regime_point())
-    top = min(REGIME.rho[1], beta + REGIME.max_gap)
-    assume(rho + MIN_RAISE <= top)
-    rho2 = data.draw(_unit(rho + MIN_RAISE, top), label="raised rho")
-    h = _step(data.draw, min(REGIME.max_h(beta, rho, eps), REGIME.max_h(beta, rho2, eps)))
-    for r in (rho, rho2):
-        _in_regime(beta, r, eps, h)
-    d1, d2 = _distances([adam_settling(beta, r, eps, h) for r in (rho, rho2)], f"rho {rho:.3f} -> {rho2:.3f}")
+    (p1, p2), what, _ = _raised(data, "rho")
+    for p in (p1, p2):
+        _in_regime(*p)
+    d1, d2 = _distances([adam_settling(*p) for p in (p1, p2)], what)
     assert d2 > d1, f"raising rho moved Adam's settling point toward: |u| {d1:.6f} -> {d2:.6f}"
 
 
@@ -234,9 +224,9 @@ def _moves(change: float) -> str:
 def test_raising_a_hyperparameter_moves_the_trajectory_as_the_paper_says(which, data):
     """Raising beta moves the trajectory toward the balanced point, raising rho away, raising h
     toward when beta > rho and away when rho > beta (Figures 1 and 2, for the trajectory)."""
-    for p in (runs := _raised(data, which))[0]:
+    pts, what, predicted = _raised(data, which)
+    for p in pts:
         _in_regime(*p)
-    pts, what, predicted = runs
     change = _crossings(pts, what)
     assert _moves(change) == predicted, (
         f"raising {which} moved Adam's trajectory {_moves(change)}, the paper says {predicted}: "
