@@ -132,6 +132,8 @@ class Method:
       :func:`bea_check.strategies.instances` for this method).
     * ``step_form``: optional history form of the step (``bea_check.auto``), used by the
       automatic first-order field and the pointwise check.
+    * ``decays``: the hyperparameters that are decay factors of exponential averages
+      (default ``beta`` and ``rho``, where the method takes them); they give :meth:`memory`.
     """
 
     name: str
@@ -147,6 +149,7 @@ class Method:
     full_batch_form: Callable[..., np.ndarray] | None = None
     instances: Callable[..., Any] | None = None
     step_form: Any = None
+    decays: tuple[str, ...] = ("beta", "rho")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "defaults", {str(k): float(v) for k, v in dict(self.defaults).items()})
@@ -164,6 +167,10 @@ class Method:
         object.__setattr__(self, "full_batch_fields", frozenset(self.full_batch_fields))
         object.__setattr__(self, "modes", {str(k): str(v) for k, v in dict(self.modes).items()})
         object.__setattr__(self, "precisions", tuple(self.precisions))
+        decays = tuple(str(d) for d in self.decays)
+        if decays != ("beta", "rho") and (unknown := sorted(set(decays) - set(self.defaults))):
+            raise InvalidInput(f"{self.name}: decays {', '.join(unknown)}, not hyperparameters")
+        object.__setattr__(self, "decays", decays)
 
     @property
     def hyperparameters(self) -> tuple[str, ...]:
@@ -182,6 +189,13 @@ class Method:
             if k not in _VALIDATORS and r is not None and not r.lo <= v <= r.hi:
                 raise InvalidInput(f"{self.name}: {k} = {v!r} lies outside its domain [{r.lo:g}, {r.hi:g}]")
         return hp
+
+    def memory(self, hp: Mapping[str, float]) -> float:
+        """The longest memory of the method's averages in steps, ``max 1/(1 - d)`` over its
+        :attr:`decays` (0 when it has none): an order study whose steps are this long against
+        the horizon cannot fail (:func:`bea_check.study.analyse`, rule 7)."""
+        ds = [float(hp[k]) for k in self.decays if k in hp]
+        return max((1.0 / (1.0 - d) for d in ds if d < 1.0), default=0.0)
 
     def optimizer(self, hp: Mapping[str, float]) -> Optimizer:
         return self.make_optimizer(**hp)

@@ -275,3 +275,12 @@ def test_instances_hook_replaces_the_default_strategy():
         assert seen == [2]
     finally:
         METHODS.unregister("zz-hook")
+
+
+def test_memory_is_the_longest_average():
+    """Method.memory = max 1/(1 - d) over beta and rho (or the declared decays); 0 without any."""
+    assert get_method("adam").memory({"beta": 0.9, "rho": 0.999, "eps": 1e-8}) == pytest.approx(1000)
+    assert get_method("heavy-ball").memory({"beta": 0.5}) == pytest.approx(2)
+    assert get_method("gd").memory({}) == 0.0
+    with pytest.raises(InvalidInput, match="decays"):
+        dataclasses.replace(get_method("adam"), decays=("gamma",))

@@ -166,6 +166,11 @@ def test_pre_asymptotic_data_passes_once_refined():
         ([1.3, 1.2, 1.1], "fail", "settled"),  # falling away from the claim toward 1
         ([1.1, 1.12, 1.15], "fail", "settled"),  # the measured rate reaches 1.3 only
         ([1.0, 1.3, 1.2], "fail", "settled"),  # alternating: no rate, and falling away
+        # a dip whose miss is within the scatter of the last three orders is not settled ...
+        ([1.96, 1.95, 1.84, 1.81], "pre-asymptotic", "scatter"),
+        ([1.96, 1.95, 1.84, 1.81, 1.92, 1.96], "pass", "meets"),  # (measured: it recovers)
+        # ... but a steady fall past the claim by more than that scatter is a slip's shape
+        ([1.9, 1.8, 1.7, 1.6], "fail", "settled"),
         ([1.7], "pre-asymptotic", "only 2 usable points"),
         ([2.0], "pass", "meets"),
     ],
@@ -401,3 +406,36 @@ def test_exact_claim_is_pre_asymptotic_while_a_small_first_order_term_takes_over
     second = [1e-2 * h * h for h in hs]
     *_, verdict, _ = analyse(hs, second, [0.0] * 4, [0.0] * 4, expected_order=1.0, tol=0.2, mode="exact")
     assert verdict == "fail"
+
+
+# --------------------------------------------------------------------------- rule 7: memory
+
+
+def test_settled_wrong_order_within_the_memory_is_pre_asymptotic():
+    """Orders near 0 (an error that stalls) fail only once the finest step takes 10 memories."""
+    hs, es = _from_orders([0.02, 0.01, 0.0])
+    counts = [round(0.3 / h) for h in hs]  # 3 .. 24 steps over T = 0.3 (h0 = 0.1)
+    *_, verdict, reason = analyse(
+        hs, es, [0.0] * 4, [0.0] * 4, expected_order=2.0, counts=counts, memory=1000
+    )
+    assert verdict == "pre-asymptotic" and "memory of 1000 steps" in reason, reason
+    *_, verdict, _ = analyse(hs, es, [0.0] * 4, [0.0] * 4, expected_order=2.0, counts=counts, memory=2.4)
+    assert verdict == "fail"  # 24 >= 10 x 2.4
+    *_, verdict, _ = analyse(hs, es, [0.0] * 4, [0.0] * 4, expected_order=2.0, counts=counts, memory=2.5)
+    assert verdict == "pre-asymptotic"
+    *_, verdict, _ = analyse(hs, es, [0.0] * 4, [0.0] * 4, expected_order=2.0)
+    assert verdict == "fail"  # no memory given: the rule is off
+
+
+def test_adam_at_rho_0999_with_few_steps_is_not_a_fail():
+    """Measured false alarm: Adam's correct corrected field at rho = 0.999 on N = 8..64 steps
+    (errors ~7e-3 whatever h) was called a settled order -0.04."""
+    from bea_check.checks import CheckInconclusive, check_global_order
+    from bea_check.eps_constant import quadratic_problem
+
+    problem = quadratic_problem([0.74, 1.23], [-0.106, 0.732])
+    hp = {"beta": 0.152, "rho": 0.999, "eps": 1e-2}
+    with pytest.raises(CheckInconclusive, match="memory of 1000 steps"):
+        check_global_order(
+            "adam", "corrected", problem, hp, steps=[0.0375 / 2**k for k in range(4)], horizon=0.3, tol=0.15
+        )
