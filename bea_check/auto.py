@@ -54,9 +54,9 @@ import autograd.numpy as anp
 import numpy as np
 from autograd import make_jvp
 
-from .errors import InvalidInput
+from .errors import InvalidInput, describe_exception
 from .fields import BoundField, FieldSpec
-from .losses import BatchDerivatives, _one_line
+from .losses import BatchDerivatives
 from .precision import F64, Context
 
 if TYPE_CHECKING:  # imported lazily below: methods.py may import the forms from this module
@@ -140,7 +140,9 @@ class RecipeForm:
         except InvalidInput:
             raise
         except Exception as exc:
-            raise InvalidInput(f"form {self.name!r}: directions(G, X) raised {_one_line(exc)}") from exc
+            raise InvalidInput(
+                f"form {self.name!r}: directions(G, X) raised {describe_exception(exc)}"
+            ) from exc
         if out.shape != X.shape:
             raise InvalidInput(
                 f"form {self.name!r}: directions returned shape {out.shape}, expected {X.shape}"
@@ -156,7 +158,7 @@ class RecipeForm:
         try:
             out = np.asarray(self.points(X), dtype=np.float64)
         except Exception as exc:
-            raise InvalidInput(f"form {self.name!r}: points(X) raised {_one_line(exc)}") from exc
+            raise InvalidInput(f"form {self.name!r}: points(X) raised {describe_exception(exc)}") from exc
         if out.shape != X.shape or not np.all(np.isfinite(out)):
             raise InvalidInput(f"form {self.name!r}: points(X) must return a finite array of shape {X.shape}")
         return out
@@ -272,7 +274,7 @@ class FormOptimizer:
         self.name = form.name
 
     def init(self, theta0: np.ndarray, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
-        if ctx.name != "float64":
+        if not ctx.is_float64:
             raise InvalidInput(
                 f"form {self.name!r} runs in float64 only (autograd), got precision {ctx.name}"
             )
@@ -391,7 +393,7 @@ class _AutoBound:
                 tangent = np.asarray(self._jvp(G, X)((dG, dX))[1], dtype=np.float64)
         except Exception as exc:
             raise InvalidInput(
-                f"form {self.form.name!r}: autograd JVP of directions failed: {_one_line(exc)}"
+                f"form {self.form.name!r}: autograd JVP of directions failed: {describe_exception(exc)}"
             ) from exc
         f1 = tangent[n]
         if not np.all(np.isfinite(f1)):
@@ -423,7 +425,7 @@ class AutoField:
         return _AutoBound(self.form, problem, N).parts
 
     def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
-        if ctx.name != "float64":
+        if not ctx.is_float64:
             raise InvalidInput(
                 f"the automatic field runs in float64 only (autograd), got precision {ctx.name}"
             )

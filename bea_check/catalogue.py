@@ -55,7 +55,7 @@ def _hard_kwargs(hard: bool) -> dict[str, Any]:
     return {"max_decay": 0.7, "min_eps": 3e-3} if hard else {}
 
 
-def _instance(data: Any, method: Method, hard: bool, **kwargs: Any) -> bs.Instance:
+def draw_instance(data: Any, method: Method, hard: bool, **kwargs: Any) -> bs.Instance:
     inst = data.draw(bs.instances(method, **_hard_kwargs(hard), **kwargs), label="instance")
     record(describe(inst))
     return inst
@@ -72,27 +72,27 @@ def _order(method: Method, field: str, inst: bs.Instance, **kwargs: Any) -> Orde
 
 def _corrected_full(method: Method, data: Any, hard: bool) -> OrderStudy:
     loss = data.draw(st.sampled_from(["polynomial", "tanh-net"]), label="loss")
-    inst = _instance(data, method, hard, loss=loss, max_batches=1, schedules=("full",))
+    inst = draw_instance(data, method, hard, loss=loss, max_batches=1, schedules=("full",))
     return _order(method, "corrected", inst)
 
 
 def _corrected_mini(method: Method, data: Any, hard: bool) -> OrderStudy:
     loss = data.draw(st.sampled_from(["polynomial", "tanh-net"]), label="loss")
-    inst = _instance(
+    inst = draw_instance(
         data, method, hard, loss=loss, min_batches=2, max_batches=3, schedules=("cyclic", "reshuffled")
     )
     return _order(method, "corrected", inst)
 
 
 def _leading(method: Method, data: Any, hard: bool) -> OrderStudy:
-    inst = _instance(data, method, hard, min_batches=1, max_batches=3, schedules=("full", "cyclic"))
+    inst = draw_instance(data, method, hard, min_batches=1, max_batches=3, schedules=("full", "cyclic"))
     return checks.check_leading_has_order_one(
         method, inst.problem, inst.hparams, steps=inst.steps, horizon=inst.horizon
     )
 
 
 def _limit(method: Method, data: Any, hard: bool) -> OrderStudy:
-    inst = _instance(data, method, hard, max_batches=1, schedules=("full",))
+    inst = draw_instance(data, method, hard, max_batches=1, schedules=("full",))
     return _order(method, "limit", inst, mode=method.mode("limit"))
 
 
@@ -116,7 +116,7 @@ def _reduction_mp40(method: Method, data: Any, hard: bool) -> checks.ReductionEv
 
 
 def _determinism(method: Method, data: Any, hard: bool) -> checks.DeterminismEvidence:
-    inst = _instance(
+    inst = draw_instance(
         data, method, hard, max_batches=2, schedules=("full", "cyclic", "reshuffled"), max_steps=3
     )
     return checks.check_determinism(
@@ -127,7 +127,7 @@ def _determinism(method: Method, data: Any, hard: bool) -> checks.DeterminismEvi
 def _mp_study(method: Method, data: Any, hard: bool, dps: int = 30) -> OrderStudy:
     import numpy as np
 
-    inst = _instance(data, method, False, max_batches=2, schedules=("full", "cyclic"), max_steps=3)
+    inst = draw_instance(data, method, False, max_batches=2, schedules=("full", "cyclic"), max_steps=3)
     ref = run_order_study(method, "corrected", inst.problem, inst.hparams, inst.steps, inst.horizon, F64)
     ctx = mp(dps)
     with ctx.scope():
@@ -153,7 +153,7 @@ def _problem(method: Method, data: Any, hard: bool, schedules: tuple[str, ...]) 
     problems only), else from the families and hyperparameter strategies.
     """
     if method.instances is not None:
-        inst = _instance(data, method, hard, max_batches=3, schedules=schedules)
+        inst = draw_instance(data, method, hard, max_batches=3, schedules=schedules)
         return inst.problem, inst.hparams
     loss = data.draw(st.sampled_from(["polynomial", "tanh-net"]), label="loss")
     problem = data.draw(bs.families(loss=loss, max_batches=3, schedules=schedules), label="problem")

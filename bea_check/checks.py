@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import Inconclusive, InvalidInput
+from .errors import CheckFailed, CheckInconclusive, Inconclusive, InvalidInput
 from .fields import FieldSpec
 from .methods import Method, get_method
 from .precision import F64, Context
@@ -58,24 +58,6 @@ __all__ = [
     "check_leading_has_order_one",
     "full_batch_field",
 ]
-
-
-class CheckFailed(AssertionError):
-    """The evidence contradicts the claim (a wrong field, formula or implementation)."""
-
-    def __init__(self, message: str, study: OrderStudy | None = None, studies: Sequence[OrderStudy] = ()):
-        super().__init__(message)
-        self.study = study
-        self.studies = list(studies)
-
-
-class CheckInconclusive(AssertionError):
-    """The numerics cannot decide the claim (round-off, pre-asymptotic, inaccurate reference)."""
-
-    def __init__(self, message: str, study: OrderStudy | None = None, studies: Sequence[OrderStudy] = ()):
-        super().__init__(message)
-        self.study = study
-        self.studies = list(studies)
 
 
 # --------------------------------------------------------------------------- order checks
@@ -234,13 +216,6 @@ FULL_BATCH_TOL_MP = 1e-25
 """mp (at least 40 digits): ``|engine - closed form| <= 1e-25 * scale`` componentwise."""
 
 
-def _powers(x: Any, ks: np.ndarray, ctx: Context) -> np.ndarray:
-    """``x ** k`` for the integers ``ks``, in ``ctx`` numbers."""
-    if ctx.name == "float64":
-        return np.float64(x) ** ks.astype(np.float64)
-    return np.array([x ** int(k) for k in ks], dtype=object)
-
-
 def full_batch_field(
     method: str,
     name: str,
@@ -295,7 +270,7 @@ def full_batch_field(
         return comb(f0, lin(ctx.zeros(len(ns)) - h / 2, A @ np.abs(g) if mag else H @ g)) if corrected else f0
     if method == "heavy-ball":
         beta = ctx.scalar(hp["beta"])
-        bn = _powers(beta, ns + 1, ctx)
+        bn = ctx.powers(beta, ns + 1)
         f0 = lin(-(1 - bn) / (1 - beta), g)
         if not corrected:
             return f0
@@ -308,7 +283,7 @@ def full_batch_field(
         D = A @ np.abs(g / R) if mag else H @ (g / R)
 
         def c(x: Any) -> np.ndarray:
-            xn = _powers(x, ns + 1, ctx)
+            xn = ctx.powers(x, ns + 1)
             head, tail = x / (1 - x), (ns + 1) * xn / (1 - xn)
             return head + tail if mag else head - tail
 
@@ -328,12 +303,12 @@ def full_batch_field(
         rho, eps = ctx.scalar(hp["rho"]), ctx.scalar(hp["eps"])
         nmax = int(ns.max())
         ls = np.arange(nmax + 1)
-        rl = _powers(rho, ls + 1, ctx)  # rho^{l+1}, l = 0..nmax
+        rl = ctx.powers(rho, ls + 1)  # rho^{l+1}, l = 0..nmax
         R = ctx.sqrt((1 - rl)[:, None] * (g * g)[None, :] + eps)  # R^l, (nmax+1, p)
         V = g[None, :] / R
         # W[i, l] = rho^{n_i - l} (1 - rho^{l+1}) for l < n_i: sum_k w_k S_k = W @ V
         lag = ns[:, None] - ls[None, :]
-        rpow = _powers(rho, np.maximum(lag, 0).ravel(), ctx).reshape(lag.shape)
+        rpow = ctx.powers(rho, np.maximum(lag, 0).ravel()).reshape(lag.shape)
         W = np.where(lag > 0, rpow * (1 - rl)[None, :], ctx.scalar(0) * rpow)
         X = W @ (np.abs(V) if mag else V)  # (len(n), p)
         Rn, Vn = R[ns], V[ns]
@@ -389,7 +364,7 @@ def check_full_batch_reduction(
         raise InvalidInput(f"{m.name} declares no full-batch closed form (Method.full_batch_form)")
     if len(problem.losses) != 1:
         raise InvalidInput(f"the full-batch reduction needs a single loss, got {len(problem.losses)}")
-    if ctx.name == "float64":
+    if ctx.is_float64:
         bound = FULL_BATCH_TOL_F64 * ctx.unit_roundoff
     else:
         if ctx.dps is None or ctx.dps < 40:

@@ -39,7 +39,7 @@ from .methods import Method, get_method
 from .optimizers import Optimizer
 from .precision import F64, Context
 from .solve import solve_piecewise
-from .study import FLOOR_MARGIN, REFINE_MARGIN, SOLVER_MARGIN, _claim_text, analyse, roundoff_floor
+from .study import FLOOR_MARGIN, REFINE_MARGIN, SOLVER_MARGIN, analyse, claim_text, roundoff_floor
 
 __all__ = [
     "DEFAULT_STEPS",
@@ -124,7 +124,7 @@ class DefectStudy:
             f"per-step defect: method {self.method}, field {self.field}, problem {self.problem}, "
             f"precision {self.precision}",
             f"claim: ||theta((n+1)h) - theta(nh) - update_n|| = O(h^p), p "
-            f"{_claim_text(self.expected_order, self.tol, 'at_least')}, at every fixed n",
+            f"{claim_text(self.expected_order, self.tol, 'at_least')}, at every fixed n",
             f"{'n':>5}{head} {'fitted':>7}  pairwise orders       verdict",
         ]
         for i, n in enumerate(self.n_values):
@@ -262,7 +262,7 @@ def measure_step_defects(
     hs = sorted({float(h) for h in steps}, reverse=True)
     if len(hs) < 2 or not all(math.isfinite(h) and h > 0 for h in hs):
         raise InvalidInput(f"a defect study needs at least 2 distinct positive steps, got {list(steps)}")
-    if ctx.name != "float64" and not getattr(problem, "supports_mp", True):
+    if not ctx.is_float64 and not getattr(problem, "supports_mp", True):
         raise InvalidInput("these losses run in float64 only (loss-file losses use autograd); use float64")
     sweep = _sweep or _Sweep(optimizer, spec, problem, ns, ctx, substeps, max_substeps)
     u = ctx.unit_roundoff
@@ -401,13 +401,13 @@ def check_step_defect(
         raise CheckFailed(
             f"per-step defect of {name}/{study.field} is not O(h^3) at step n = {n} on {study.problem}:\n"
             f"{study.format_table()}",
-            study,  # type: ignore[arg-type]
+            study,
         )
     if not study.passed:
         bad = [f"n={n} ({v})" for n, v in zip(study.n_values, study.verdicts, strict=True) if v != "pass"]
         raise CheckInconclusive(
             f"per-step defect of {name}/{study.field} undecided at {', '.join(bad)} on {study.problem}:\n"
             f"{study.format_table()}",
-            study,  # type: ignore[arg-type]
+            study,
         )
     return study

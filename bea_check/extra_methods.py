@@ -55,9 +55,8 @@ import autograd.numpy as anp
 import numpy as np
 
 from .auto import RecipeForm, decay_matrix, ema_weights
-from .checks import _powers
 from .errors import InvalidInput
-from .fields import BoundField, _Bound
+from .fields import BoundField, History
 from .methods import Method, Range
 from .optimizers import AdamState, MomentumState, adam_moments
 from .precision import Context
@@ -185,7 +184,7 @@ class AdamWField:
     name: str = "corrected"
 
     def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
-        b = _Bound(problem, h, N, ctx)
+        b = History(problem, h, N, ctx)
         eps, wd = ctx.scalar(self.eps), ctx.scalar(self.wd)
         mb = b.memory(ctx.scalar(self.beta), bias_corrected=self.bias_correction)
         mr = b.memory(ctx.scalar(self.rho), bias_corrected=self.bias_correction)
@@ -237,7 +236,7 @@ class NesterovField:
     name: str = "corrected"
 
     def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
-        b = _Bound(problem, h, N, ctx)
+        b = History(problem, h, N, ctx)
         beta = ctx.scalar(self.beta)
         mem = b.memory(beta, bias_corrected=False)
         scale = 1 / (1 - beta)
@@ -300,7 +299,7 @@ def full_batch_form(
 
     if method == "nesterov":
         beta = ctx.scalar(hp["beta"])
-        bn = _powers(beta, ns + 2, ctx)  # beta^{n+2}
+        bn = ctx.powers(beta, ns + 2)  # beta^{n+2}
         f0 = lin(-(1 - bn) / (1 - beta), g)
         if not corrected:
             return f0
@@ -315,7 +314,7 @@ def full_batch_form(
         Hw = A @ w
 
         def c2(x: Any) -> np.ndarray:  # 2 c_x(n) + 1
-            xn = _powers(x, ns + 1, ctx)
+            xn = ctx.powers(x, ns + 1)
             return 2 * x / (1 - x) + 1 + (-2 if not mag else 2) * (ns + 1) * xn / (1 - xn)
 
         ones = ctx.zeros(len(ns)) + 1

@@ -37,7 +37,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .losses import BatchDerivatives, _grad_hvp
+from .losses import BatchDerivatives, loss_grad_hvp
 from .precision import Context
 
 __all__ = ["AdamField", "FieldSpec", "GDField", "HeavyBallField", "RMSPropField", "ema_table"]
@@ -72,7 +72,7 @@ def ema_table(idx: np.ndarray, m: int, decay: Any, ctx: Context) -> np.ndarray:
     return u
 
 
-class _Bound:
+class History:
     """Shared per-run state of a bound field: schedule, derivatives of the used batches."""
 
     def __init__(self, problem: Any, h: Any, N: int, ctx: Context) -> None:
@@ -140,12 +140,12 @@ class _Bound:
 
         return G, hv
 
-    def memory(self, decay: Any, *, bias_corrected: bool) -> _Memory:
+    def memory(self, decay: Any, *, bias_corrected: bool) -> Average:
         """The exponential-average tables of ``decay`` for this run's schedule."""
-        return _Memory(self.idx, self.m, decay, self.ctx, bias_corrected=bias_corrected)
+        return Average(self.idx, self.m, decay, self.ctx, bias_corrected=bias_corrected)
 
 
-class _Memory:
+class Average:
     """Tables of one exponential average over the schedule, and its regrouped history weights.
 
     ``U[l, b] = sum_{k<=l, idx[k]=b} d^{l-k} (1-d)``; ``C[l] = U[l] / (1 - d^{l+1})`` when bias
@@ -180,7 +180,7 @@ class GDField:
     name: str = "corrected"
 
     def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
-        b = _Bound(problem, h, N, ctx)
+        b = History(problem, h, N, ctx)
         half_h = b.h / 2
         losses, idx = problem.losses, b.idx
 
@@ -188,7 +188,7 @@ class GDField:
             return -losses[idx[n]].grad(theta, ctx)
 
         def corrected(n: int, theta: np.ndarray) -> np.ndarray:
-            g, hvp = _grad_hvp(losses[idx[n]], theta, ctx)
+            g, hvp = loss_grad_hvp(losses[idx[n]], theta, ctx)
             return -g - half_h * hvp(g[:, None])[:, 0]
 
         return leading if self.name == "leading" else corrected
@@ -208,7 +208,7 @@ class HeavyBallField:
     name: str = "corrected"
 
     def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
-        b = _Bound(problem, h, N, ctx)
+        b = History(problem, h, N, ctx)
         mem = b.memory(ctx.scalar(self.beta), bias_corrected=False)
         scale = 1 / (1 - ctx.scalar(self.beta))
         U = mem.U * scale  # U[l, b] = sum_{k<=l, idx[k]=b} beta^{l-k}
@@ -242,7 +242,7 @@ class RMSPropField:
     name: str = "corrected"
 
     def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
-        b = _Bound(problem, h, N, ctx)
+        b = History(problem, h, N, ctx)
         eps = ctx.scalar(self.eps)
         mem = b.memory(ctx.scalar(self.rho), bias_corrected=False)
         U, idx = mem.U, b.idx
@@ -286,7 +286,7 @@ class AdamField:
     name: str = "corrected"
 
     def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
-        b = _Bound(problem, h, N, ctx)
+        b = History(problem, h, N, ctx)
         eps = ctx.scalar(self.eps)
         mb = b.memory(ctx.scalar(self.beta), bias_corrected=True)
         mr = b.memory(ctx.scalar(self.rho), bias_corrected=True)

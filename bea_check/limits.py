@@ -54,7 +54,7 @@ import numpy as np
 
 from .checks import CheckFailed, CheckInconclusive, full_batch_field
 from .errors import InvalidInput
-from .losses import _grad_hvp
+from .losses import loss_grad_hvp
 from .methods import METHODS, Method, get_method
 from .precision import Context, mp
 from .problems import FullBatch, Problem
@@ -145,7 +145,7 @@ def limit_parts(
     method: str, loss: Any, theta: np.ndarray, hp: Mapping[str, float], ctx: Context
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(f^0, f^1)`` of the large-n full-batch field ``f = f^0 + h f^1`` at ``theta`` (module docstring)."""
-    g, hvp = _grad_hvp(loss, theta, ctx)
+    g, hvp = loss_grad_hvp(loss, theta, ctx)
     one = ctx.scalar(1)
     if method == "gd":
         return -g, -hvp(g[:, None])[:, 0] / 2
@@ -179,7 +179,7 @@ def regime_parts(
         raise InvalidInput(f"the eps regimes are Adam's and RMSProp's, not {method!r}")
     if regime not in REGIMES:
         raise InvalidInput(f"unknown regime {regime!r} (choose {', '.join(REGIMES)})")
-    g, hvp = _grad_hvp(loss, theta, ctx)
+    g, hvp = loss_grad_hvp(loss, theta, ctx)
     one = ctx.scalar(1)
     beta = ctx.scalar(hp["beta"]) if method == "adam" else 0 * one
     rho, eps = ctx.scalar(hp["rho"]), ctx.scalar(hp["eps"])
@@ -197,7 +197,7 @@ def _limit_scale(
 ) -> tuple[Any, Any]:
     """Adam/RMSProp: norms over the components ``keep`` of the terms of ``f^0`` and ``f^1``, without
     their cancellation (the scale of relative differences)."""
-    g, hvp = _grad_hvp(loss, theta, ctx)
+    g, hvp = loss_grad_hvp(loss, theta, ctx)
     beta = ctx.scalar(hp["beta"]) if method == "adam" else ctx.scalar(0)
     rho, eps = ctx.scalar(hp["rho"]), ctx.scalar(hp["eps"])
     A, B = (1 + rho) / (1 - rho), (1 + beta) / (1 - beta)

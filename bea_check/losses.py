@@ -26,11 +26,10 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import autograd
 import autograd.numpy as anp
-import gmpy2
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .errors import InvalidInput
+from .errors import InvalidInput, describe_exception
 from .precision import Context
 
 __all__ = [
@@ -106,7 +105,7 @@ def _cached(
     The conversion (``ctx.array``: floats by their shortest repr) costs microseconds per
     number in mp, so it is done once per MPFR precision in force and kept read-only.
     """
-    k = (key, None if ctx.dps is None else gmpy2.get_context().precision)
+    k = (key, ctx.working_precision())
     out = cache.get(k)
     if out is None:
         if len(cache) > 32:
@@ -520,13 +519,6 @@ def _fmt(theta: np.ndarray) -> str:
     )
 
 
-def _one_line(exc: BaseException) -> str:
-    msg = " ".join(str(exc).split())
-    if len(msg) > 200:
-        msg = msg[:197] + "..."
-    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
-
-
 @dataclass(frozen=True)
 class AutogradLoss:
     """A callable ``theta -> scalar`` written with ``autograd.numpy``; float64 only.
@@ -557,7 +549,7 @@ class AutogradLoss:
         object.__setattr__(self, "_make_hvp", autograd.make_hvp(self.fn))
 
     def _theta(self, theta: Any, ctx: Context | None) -> np.ndarray:
-        if ctx is not None and ctx.name != "float64":
+        if ctx is not None and not ctx.is_float64:
             raise InvalidInput(
                 f"{self.name} is an autograd loss: float64 only (got precision {ctx.name}); "
                 "use --precision float64"
@@ -577,7 +569,7 @@ class AutogradLoss:
         except InvalidInput:
             raise
         except Exception as exc:
-            raise InvalidInput(f"{self.name} failed at {at}: {_one_line(exc)}") from exc
+            raise InvalidInput(f"{self.name} failed at {at}: {describe_exception(exc)}") from exc
         try:
             arr = np.asarray(out, dtype=np.float64)
         except (TypeError, ValueError) as exc:
@@ -705,14 +697,14 @@ class BatchDerivatives:
                 per = [self.grads_curvatures(t, ctx, which) for t in theta]
                 G = np.stack([g for g, _ in per])
                 return G, lambda Y: np.stack([ap(Y[j]) for j, (_, ap) in enumerate(per)])
-            pairs = [_grad_hvp(self.losses[b], theta, ctx) for b in which]
+            pairs = [loss_grad_hvp(self.losses[b], theta, ctx) for b in which]
             G = np.stack([g for g, _ in pairs])
             return G, lambda Y: np.stack([hv(Y[i]) for i, (_, hv) in enumerate(pairs)])
         G, H = self.grads_hessians(theta, ctx, which)
         return G, lambda Y: H @ Y
 
 
-def _grad_hvp(
+def loss_grad_hvp(
     loss: Any, theta: np.ndarray, ctx: Context
 ) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
     """``(grad, V -> H V)`` of any loss: its own ``grad_hvp`` or its Hessian."""
@@ -778,7 +770,7 @@ class _TanhStack:
 
     def _data(self, ctx: Context, which: np.ndarray) -> _StackData:
         """The data of the batches ``which`` (sorted, distinct) in the context's numbers."""
-        key = None if ctx.dps is None else gmpy2.get_context().precision
+        key = ctx.working_precision()
         data = self.prepared.get(key)
         if data is None:
             if key is None:
@@ -803,7 +795,7 @@ class _TanhStack:
         here once.  Object arrays keep the ``w`` small products (far fewer multiplications).
         """
         batches = None if len(which) == self.m else which.tobytes()  # None: every batch (the hot path)
-        prec = None if ctx.dps is None else gmpy2.get_context().precision
+        prec = ctx.working_precision()
         key = (lead, batches, prec, threading.get_ident())  # each thread overwrites its own arrays
         work = self.work.get(key)
         if work is not None:

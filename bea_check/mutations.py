@@ -6,7 +6,7 @@ Hessian, where ``eps`` sits).  Every slip is built from the product's own fields
 (:mod:`bea_check.fields`, :mod:`bea_check.variants`) by composition, never from a copy of a
 field body: a slip field is ``f_n + h delta_n`` with ``f_n`` the product's field and
 ``delta_n`` the change of its first-order term written as a formula of the theorem's terms,
-evaluated on the same history engine (``_Bound``, ``_Memory``).  One slip (``eps`` outside the
+evaluated on the same history engine (``History``, ``Average``).  One slip (``eps`` outside the
 root) is a whole other product field.  ``docs/mutations.md`` derives each ``delta_n``.
 
 The report (``bea-check mutations``, :func:`run_mutation_report`) runs every *column* (a check: the
@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InvalidInput
-from .fields import AdamField, BoundField, FieldSpec, GDField, HeavyBallField, RMSPropField, _Bound
+from .fields import AdamField, BoundField, FieldSpec, GDField, HeavyBallField, History, RMSPropField
 from .methods import Method
 from .precision import Context
 
@@ -122,7 +122,7 @@ class RMSPropPTermSlip:
     def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
         f = RMSPropField(self.rho, self.eps).bind(problem, h, N, ctx)
         f0 = RMSPropField(self.rho, self.eps, name="leading").bind(problem, h, N, ctx)
-        b = _Bound(problem, h, N, ctx)
+        b = History(problem, h, N, ctx)
         rho, eps = ctx.scalar(self.rho), ctx.scalar(self.eps)
         U, idx, slip = b.memory(rho, bias_corrected=False).U, b.idx, self.slip
         weight = 1 / (1 - rho)
@@ -175,7 +175,7 @@ class AdamHistorySlip:
 
     def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
         f = AdamField(self.beta, self.rho, self.eps).bind(problem, h, N, ctx)
-        b = _Bound(problem, h, N, ctx)
+        b = History(problem, h, N, ctx)
         eps = ctx.scalar(self.eps)
         mb = b.memory(ctx.scalar(self.beta), bias_corrected=True)
         mr = b.memory(ctx.scalar(self.rho), bias_corrected=True)
@@ -224,7 +224,7 @@ class GDPreviousBatchHessian:
 
     def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
         f = GDField().bind(problem, h, N, ctx)
-        b = _Bound(problem, h, N, ctx)
+        b = History(problem, h, N, ctx)
         idx, half_h = b.idx, b.h / 2
 
         def field(n: int, theta: np.ndarray) -> np.ndarray:
@@ -252,7 +252,7 @@ class HeavyBallFlowSignSlip:
     def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
         f = HeavyBallField(self.beta).bind(problem, h, N, ctx)
         f0 = HeavyBallField(self.beta, name="leading").bind(problem, h, N, ctx)
-        b = _Bound(problem, h, N, ctx)
+        b = History(problem, h, N, ctx)
         beta = ctx.scalar(self.beta)
         Ubar = b.memory(beta, bias_corrected=False).U / (1 - beta)
 
@@ -455,10 +455,12 @@ def _per_step_run(method: Method, data: Any) -> Any:
     """The per-step defect check (:func:`bea_check.defect.check_step_defect`, its default steps and
     ``n``) on a mini-batch problem and hyperparameters drawn as the ``corrected-mini`` check draws
     them (the drawn steps and horizon are not used)."""
-    from .catalogue import _instance
+    from .catalogue import draw_instance
     from .defect import check_step_defect
 
-    inst = _instance(data, method, False, min_batches=2, max_batches=3, schedules=("cyclic", "reshuffled"))
+    inst = draw_instance(
+        data, method, False, min_batches=2, max_batches=3, schedules=("cyclic", "reshuffled")
+    )
     return check_step_defect(method, "corrected", inst.problem, inst.hparams)
 
 

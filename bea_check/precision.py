@@ -76,6 +76,24 @@ class Context:
         """True when every entry is finite."""
         return bool(np.all(np.isfinite(self.to_float64(a))))
 
+    @property
+    def is_float64(self) -> bool:
+        """True for hardware float64 (numpy float arrays; autograd losses run only there)."""
+        return self.dps is None
+
+    def working_precision(self) -> int | None:
+        """The binary precision currently in force for this context's numbers (None in float64):
+        a cache key for values computed at one precision."""
+        return None
+
+    def in_scope(self) -> bool:
+        """Whether this precision is in force (always, in float64; inside :meth:`scope` for mp)."""
+        return True
+
+    def powers(self, x: Any, ks: np.ndarray) -> np.ndarray:
+        """``x ** k`` for the integers ``ks``, in this context's numbers."""
+        return np.array([x ** int(k) for k in np.asarray(ks).ravel()], dtype=object).reshape(np.shape(ks))
+
     def __repr__(self) -> str:
         return f"<Context {self.name}{'' if self.dps is None else f' dps={self.dps}'}>"
 
@@ -106,6 +124,9 @@ class _Float64(Context):
     def to_float64(self, a: Any) -> np.ndarray:
         return np.asarray(a, dtype=np.float64)
 
+    def powers(self, x: Any, ks: np.ndarray) -> np.ndarray:
+        return np.float64(x) ** np.asarray(ks).astype(np.float64)
+
 
 class _MP(Context):
     name = "mp"
@@ -125,6 +146,12 @@ class _MP(Context):
     def scope(self) -> Iterator[Context]:
         with gmpy2.context(gmpy2.get_context(), precision=self.prec), mpmath.workdps(self.dps):
             yield self
+
+    def working_precision(self) -> int | None:
+        return int(gmpy2.get_context().precision)
+
+    def in_scope(self) -> bool:
+        return self.working_precision() == self.prec
 
     @staticmethod
     def _one(x: Any) -> Any:

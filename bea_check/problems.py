@@ -26,8 +26,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .errors import InvalidInput
-from .losses import AutogradLoss, Bilinear, Loss, Polynomial, TanhNet, _one_line
+from .errors import InvalidInput, describe_exception
+from .losses import AutogradLoss, Bilinear, Loss, Polynomial, TanhNet
 from .precision import Context
 
 __all__ = [
@@ -236,7 +236,7 @@ class Problem:
             theta0 = tuple(float(x) for x in np.asarray(self.theta0, dtype=np.float64).reshape(-1))
             ndim = np.ndim(self.theta0)
         except (TypeError, ValueError) as exc:
-            raise InvalidInput(f"THETA0 must be a flat list of numbers ({_one_line(exc)})") from exc
+            raise InvalidInput(f"THETA0 must be a flat list of numbers ({describe_exception(exc)})") from exc
         if ndim != 1:
             raise InvalidInput(f"THETA0 must be a flat list of numbers, got {ndim}-D")
         if len(theta0) != p:
@@ -335,7 +335,7 @@ def _import_file(path: Path) -> Any:
     try:
         source = path.read_bytes()
     except OSError as exc:
-        raise InvalidInput(f"cannot read loss file {path}: {_one_line(exc)}") from exc
+        raise InvalidInput(f"cannot read loss file {path}: {describe_exception(exc)}") from exc
     name = f"_bea_check_lossfile_{os.getpid()}_{next(_counter)}"
     spec = importlib.util.spec_from_loader(name, loader=None, origin=str(path))
     assert spec is not None
@@ -346,7 +346,7 @@ def _import_file(path: Path) -> Any:
         code = compile(source, str(path), "exec", dont_inherit=True)
         exec(code, module.__dict__)
     except (Exception, SystemExit) as exc:
-        raise InvalidInput(f"loss file {path} raised on import: {_one_line(exc)}") from None
+        raise InvalidInput(f"loss file {path} raised on import: {describe_exception(exc)}") from None
     finally:
         sys.modules.pop(name, None)
     return module

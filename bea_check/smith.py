@@ -38,7 +38,7 @@ from .errors import InvalidInput
 from .losses import BatchDerivatives
 from .precision import Context
 from .solve import solve_piecewise
-from .study import REFINE_MARGIN, _claim_text, _floats, analyse, roundoff_floor
+from .study import REFINE_MARGIN, analyse, as_floats, claim_text, roundoff_floor
 
 __all__ = [
     "EPOCH_TIME",
@@ -178,12 +178,12 @@ class SmithStudy:
             )
         lines.append(
             f"plain flow:    fitted order {self.plain_order:.3f} "
-            f"(claim {_claim_text(2, self.tol, 'exact')}): "
+            f"(claim {claim_text(2, self.tol, 'exact')}): "
             f"{self.plain_verdict}"
         )
         lines.append(
             f"modified flow: fitted order {self.modified_order:.3f} "
-            f"(claim {_claim_text(3, self.tol, 'at_least')}): {self.modified_verdict}"
+            f"(claim {claim_text(3, self.tol, 'at_least')}): {self.modified_verdict}"
         )
         lines.append(f"verdict: {self.verdict} - {self.reason}")
         return "\n".join(lines)
@@ -216,7 +216,7 @@ def run_smith_study(
     the modified flow's verdict (``pre-asymptotic``, ``round-off``).
     """
     m = _check_problem(problem)
-    hs = sorted(_floats("steps", steps), reverse=True)
+    hs = sorted(as_floats("steps", steps), reverse=True)
     if len(hs) < 2 or len(set(hs)) != len(hs) or not all(math.isfinite(h) and h > 0 for h in hs):
         raise InvalidInput(
             f"the reshuffling study needs at least two distinct positive steps, got {list(steps)}"
@@ -225,7 +225,7 @@ def run_smith_study(
         raise InvalidInput(f"tol must be positive, got {tol!r}")
     if isinstance(substeps, bool) or not isinstance(substeps, int) or substeps < 1:
         raise InvalidInput(f"substeps must be an integer >= 1, got {substeps!r}")
-    if ctx.name != "float64" and not getattr(problem, "supports_mp", True):
+    if not ctx.is_float64 and not getattr(problem, "supports_mp", True):
         raise InvalidInput("these losses run in float64 only (loss-file losses use autograd); use float64")
     n = len(hs)
     plain, modified, solver_errors = [math.nan] * n, [math.nan] * n, [math.nan] * n

@@ -61,7 +61,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-import gmpy2
 import numpy as np
 
 from .errors import InvalidInput
@@ -143,8 +142,7 @@ def _tableau(ctx: Context, dt: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def _check_scope(ctx: Context) -> None:
     """mp contexts: fail loudly when called outside ``ctx.scope()`` (silent 53-bit arithmetic)."""
-    prec = getattr(ctx, "prec", None)
-    if prec is not None and gmpy2.get_context().precision != prec:
+    if not ctx.in_scope():
         raise RuntimeError(f"solve_piecewise must run inside `with ctx.scope():` for {ctx!r}")
 
 

@@ -119,7 +119,7 @@ def _fmt(x: float, digits: int = 2) -> str:
     return f"{x:.{digits}g}".replace("e-0", "e-").replace("e+0", "e+")
 
 
-def _floats(name: str, xs: Sequence[float]) -> list[float]:
+def as_floats(name: str, xs: Sequence[float]) -> list[float]:
     try:
         return [float(x) for x in xs]
     except (TypeError, ValueError) as exc:
@@ -137,7 +137,7 @@ def _check_steps(steps: list[float]) -> None:
 
 def fit_order(steps: Sequence[float], errors: Sequence[float]) -> tuple[float, float]:
     """Least-squares ``(p, C)`` of ``log e = p log h + log C`` (errors must be positive)."""
-    hs, es = _floats("steps", steps), _floats("errors", errors)
+    hs, es = as_floats("steps", steps), as_floats("errors", errors)
     _check_steps(hs)
     if len(es) != len(hs):
         raise InvalidInput(f"{len(hs)} steps but {len(es)} errors")
@@ -151,7 +151,7 @@ def fit_order(steps: Sequence[float], errors: Sequence[float]) -> tuple[float, f
 
 def pairwise_orders(steps: Sequence[float], errors: Sequence[float]) -> list[float]:
     """``q_i = log(e_i/e_{i+1}) / log(h_i/h_{i+1})`` in the given order (nan where an error is <= 0)."""
-    hs, es = _floats("steps", steps), _floats("errors", errors)
+    hs, es = as_floats("steps", steps), as_floats("errors", errors)
     _check_steps(hs)
     if len(es) != len(hs):
         raise InvalidInput(f"{len(hs)} steps but {len(es)} errors")
@@ -224,7 +224,7 @@ def _miss(x: float, p: float, tol: float, mode: str) -> float:
     return max(0.0, abs(x - p) - tol)
 
 
-def _claim_text(p: float, tol: float, mode: str) -> str:
+def claim_text(p: float, tol: float, mode: str) -> str:
     return f">= {p:g} - {tol:g}" if mode == "at_least" else f"{p:g} +- {tol:g}"
 
 
@@ -252,10 +252,10 @@ def analyse(
     are nan when fewer than 2 points are usable.  Raises :class:`Inconclusive` per rule 2 or
     on a non-finite error.
     """
-    hs = _floats("steps", steps)
-    es = _floats("errors", errors)
-    ses = [x if not math.isnan(x) else math.inf for x in _floats("solver_errors", solver_errors)]
-    fl = _floats("floors", floors)
+    hs = as_floats("steps", steps)
+    es = as_floats("errors", errors)
+    ses = [x if not math.isnan(x) else math.inf for x in as_floats("solver_errors", solver_errors)]
+    fl = as_floats("floors", floors)
     _check_steps(hs)
     if not len(es) == len(ses) == len(fl) == len(hs):
         raise InvalidInput(
@@ -310,7 +310,7 @@ def analyse(
         return p_obs, c_obs, pairwise, used, "no claim", reason
 
     p = float(expected_order)
-    claim = _claim_text(p, tol, mode)
+    claim = claim_text(p, tol, mode)
     last = q[-1]
     if claim_holds(p_obs, p, tol, mode) and claim_holds(last, p, tol, mode):  # rule 5
         reason = f"observed order {p_obs:.2f} meets the claim {claim} ({tail})"
@@ -452,7 +452,7 @@ class OrderStudy:
                 f"(over {k} of {len(self.steps)} points)"
             )
         p = self.expected_order
-        claim = "none" if p is None else _claim_text(p, self.tol, self.mode)
+        claim = "none" if p is None else claim_text(p, self.tol, self.mode)
         lines.append(f"claimed order: {claim}")
         lines.append(f"verdict: {self.verdict} - {self.reason}")
         return "\n".join(lines)
@@ -500,12 +500,12 @@ def run_order_study(
     hp = method.resolve(**hparams)
     spec = method.field(field_name, hp)
     opt = method.optimizer(hp)
-    hs = _floats("steps", steps)
+    hs = as_floats("steps", steps)
     _check_steps(hs)
     if len(set(hs)) != len(hs):
         raise InvalidInput(f"steps must be distinct, got {hs}")
     hs = sorted(hs, reverse=True)
-    if ctx.name != "float64" and not getattr(problem, "supports_mp", True):
+    if not ctx.is_float64 and not getattr(problem, "supports_mp", True):
         raise InvalidInput("these losses run in float64 only (loss-file losses use autograd); use float64")
     Ns = [steps_in_horizon(horizon, h) for h in hs]
     errors = [math.nan] * len(hs)

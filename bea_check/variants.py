@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from .fields import BoundField, _Bound
+from .fields import BoundField, History
 from .losses import Polynomial
 from .methods import Method, Range
 from .optimizers import AdamState, RMSPropState, adam_moments
@@ -119,7 +119,7 @@ class RMSPropOutsideField:
     name: str = "corrected"
 
     def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
-        b = _Bound(problem, h, N, ctx)
+        b = History(problem, h, N, ctx)
         eps = ctx.scalar(self.eps)
         mem = b.memory(ctx.scalar(self.rho), bias_corrected=False)
         U, idx = mem.U, b.idx
@@ -157,7 +157,7 @@ class AdamOutsideField:
     name: str = "corrected"
 
     def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
-        b = _Bound(problem, h, N, ctx)
+        b = History(problem, h, N, ctx)
         eps = ctx.scalar(self.eps)
         mb = b.memory(ctx.scalar(self.beta), bias_corrected=True)
         mr = b.memory(ctx.scalar(self.rho), bias_corrected=True)
@@ -215,7 +215,7 @@ eps-outside correction is proportional to ``c_rho(n) - c_beta(n)`` (``docs/eps_o
 ``beta = rho`` it vanishes and the *leading* field is already order 2, so the order-1 claim of the
 leading field needs the gap (the corrected field's claim holds either way)."""
 
-_BIAS_CORRECTED = {"rmsprop-outside": False, "adam-outside": True}
+BIAS_CORRECTED = {"rmsprop-outside": False, "adam-outside": True}
 
 
 def speed_bound(method: str, max_decay: float) -> float:
@@ -227,7 +227,7 @@ def speed_bound(method: str, max_decay: float) -> float:
     ``G / (1 - DELTA)`` (Adam) and ``G / ((1 - DELTA) sqrt(1 - max_decay))`` (RMSProp).
     """
     ratio = (LINEAR_RANGE[1] + DELTA) / (1 - DELTA)
-    return ratio if _BIAS_CORRECTED[method] else ratio / math.sqrt(1 - max_decay)
+    return ratio if BIAS_CORRECTED[method] else ratio / math.sqrt(1 - max_decay)
 
 
 def max_horizon_for(method: str, max_decay: float) -> float:

@@ -29,7 +29,7 @@ from .strategies import (
 )
 from .strategies import schedules as schedule_strategy
 from .variants import (
-    _BIAS_CORRECTED,
+    BIAS_CORRECTED,
     DECAY_GAP,
     DECAY_MIN,
     DELTA,
@@ -100,10 +100,8 @@ def _outside_method(method: str | Method) -> Method:
         if method not in ours:
             raise InvalidArgument(f"method={method!r} is not an eps-outside method ({', '.join(ours)})")
         m = ours[method]
-    if m.name not in _BIAS_CORRECTED:
-        raise InvalidArgument(
-            f"method {m.name!r} is not an eps-outside method ({', '.join(_BIAS_CORRECTED)})"
-        )
+    if m.name not in BIAS_CORRECTED:
+        raise InvalidArgument(f"method {m.name!r} is not an eps-outside method ({', '.join(BIAS_CORRECTED)})")
     return m
 
 

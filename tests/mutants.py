@@ -4,7 +4,7 @@ Not a test module: ``tests/test_power.py`` imports it (``from mutants import ...
 ``prepend`` import mode puts ``tests/`` on ``sys.path``).
 
 Each mutant is :class:`AdamSlip` with one documented slip: the body of ``bind`` is the
-product's :class:`bea_check.fields.AdamField` (same ``_Bound``/``_Memory`` history engine),
+product's :class:`bea_check.fields.AdamField` (same ``History``/``Average`` history engine),
 and every slip is one marked line.  ``AdamSlip(..., slip=None)`` is the correct field; a
 test checks that it reproduces ``AdamField`` so that a mutant differs from the product in
 its slip only.
@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from bea_check.fields import _Bound
+from bea_check.fields import History
 from bea_check.precision import Context
 
 SLIPS: dict[str, str] = {
@@ -84,7 +84,7 @@ class AdamSlip:
         return "corrected" if self.slip is None else f"corrected[{self.slip}]"
 
     def bind(self, problem: Any, h: Any, N: int, ctx: Context):
-        b = _Bound(problem, h, N, ctx)
+        b = History(problem, h, N, ctx)
         eps = ctx.scalar(self.eps)
         mb = b.memory(ctx.scalar(self.beta), bias_corrected=True)
         mr = b.memory(ctx.scalar(self.rho), bias_corrected=True)
@@ -139,7 +139,7 @@ class RMSPropSlip:
         return "corrected" if self.slip is None else f"corrected[{self.slip}]"
 
     def bind(self, problem: Any, h: Any, N: int, ctx: Context):
-        b = _Bound(problem, h, N, ctx)
+        b = History(problem, h, N, ctx)
         eps = ctx.scalar(self.eps)
         mem = b.memory(ctx.scalar(self.rho), bias_corrected=False)
         U, idx = mem.U, b.idx

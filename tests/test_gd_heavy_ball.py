@@ -26,7 +26,7 @@ from bea_check.ghosh import (
     gamma_coefficient_from_history,
     ghosh_gamma,
 )
-from bea_check.losses import _grad_hvp
+from bea_check.losses import loss_grad_hvp
 from bea_check.precision import F64, Context, mp
 from bea_check.problems import builtin_problem
 
@@ -149,7 +149,7 @@ class GDCoefficient:
         c = ctx.scalar(self.c)
 
         def field(n: int, theta: np.ndarray) -> np.ndarray:
-            g, hvp = _grad_hvp(problem.losses[idx[n]], theta, ctx)
+            g, hvp = loss_grad_hvp(problem.losses[idx[n]], theta, ctx)
             return -g - c * h * hvp(g[:, None])[:, 0]
 
         return field

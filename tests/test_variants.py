@@ -26,7 +26,7 @@ from hypothesis.errors import InvalidArgument
 
 from bea_check import variants as V
 from bea_check.checks import CheckFailed, check_global_order, check_leading_has_order_one
-from bea_check.fields import AdamField, RMSPropField, _Bound
+from bea_check.fields import AdamField, History, RMSPropField
 from bea_check.optimizers import run_optimizer
 from bea_check.precision import F64, Context, mp
 from bea_check.problems import Cyclic, Explicit, FullBatch, Problem
@@ -273,7 +273,7 @@ class AdamOutsideSlip:
     name: str = "corrected"
 
     def bind(self, problem: Any, h: Any, N: int, ctx: Context):
-        b = _Bound(problem, h, N, ctx)
+        b = History(problem, h, N, ctx)
         mb = b.memory(ctx.scalar(self.beta), bias_corrected=True)
         mr = b.memory(ctx.scalar(self.rho), bias_corrected=True)
         Cb, Cr, eps = mb.C, mr.C, ctx.scalar(self.eps)
