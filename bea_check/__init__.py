@@ -15,26 +15,20 @@ import pkgutil as _pkgutil
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the names, for type checkers and IDEs
-    from .auto import (
-        AutoField,
-        RecipeForm,
-        check_pointwise,
-        decay_matrix,
-        ema_weights,
-        method_form,
-        verify_form,
-    )
+    from .auto import check_pointwise, method_form, verify_form
     from .defect import DefectStudy, check_step_defect
     from .errors import BeaCheckError, Inconclusive, InvalidInput
     from .extra_methods import AdamNoBias, AdamW, AdamWField, Nesterov, NesterovField
     from .fields import AdamField, FieldSpec, GDField, HeavyBallField, RMSPropField, ema_table
     from .ghosh import check_heavy_ball_gamma
-    from .limits import (
+    from .limit_fields import (
         AdamLimitField,
         GDLimitField,
         HeavyBallLimitField,
         RMSPropLimitField,
         SignGDField,
+    )
+    from .limits import (
         check_large_eps_limit,
         check_large_n_rate,
         check_limit_order,
@@ -45,6 +39,7 @@ if TYPE_CHECKING:  # the names, for type checkers and IDEs
     from .methods import METHODS, Method, Range, get_method, load_plugin, register
     from .mutations import MutationReport, run_mutation_report
     from .optimizers import GD, Adam, HeavyBall, Optimizer, RMSProp, run_optimizer
+    from .outside import AdamOutside, AdamOutsideField, RMSPropOutside, RMSPropOutsideField
     from .plots import plot_convergence
     from .precision import F64, Context, get_context, mp
     from .problems import (
@@ -57,20 +52,20 @@ if TYPE_CHECKING:  # the names, for type checkers and IDEs
         load_loss_file,
         problem_from_loss_file,
     )
+    from .recipe import AutoField, RecipeForm, decay_matrix, ema_weights
     from .report import write_report
     from .section5 import write_figures
     from .smith import SmithStudy, check_smith, run_smith_study
     from .solve import Solution, solve_piecewise
     from .study import OrderStudy, analyse, fit_order, run_order_study
-    from .variants import AdamOutside, AdamOutsideField, RMSPropOutside, RMSPropOutsideField
 
 _EXPORTS: dict[str, str] = {
     # .auto
-    "AutoField": "auto",
-    "RecipeForm": "auto",
+    "AutoField": "recipe",
+    "RecipeForm": "recipe",
     "check_pointwise": "auto",
-    "decay_matrix": "auto",
-    "ema_weights": "auto",
+    "decay_matrix": "recipe",
+    "ema_weights": "recipe",
     "method_form": "auto",
     "verify_form": "auto",
     # .defect
@@ -96,11 +91,11 @@ _EXPORTS: dict[str, str] = {
     # .ghosh
     "check_heavy_ball_gamma": "ghosh",
     # .limits
-    "AdamLimitField": "limits",
-    "GDLimitField": "limits",
-    "HeavyBallLimitField": "limits",
-    "RMSPropLimitField": "limits",
-    "SignGDField": "limits",
+    "AdamLimitField": "limit_fields",
+    "GDLimitField": "limit_fields",
+    "HeavyBallLimitField": "limit_fields",
+    "RMSPropLimitField": "limit_fields",
+    "SignGDField": "limit_fields",
     "check_large_eps_limit": "limits",
     "check_large_n_rate": "limits",
     "check_limit_order": "limits",
@@ -162,10 +157,10 @@ _EXPORTS: dict[str, str] = {
     "fit_order": "study",
     "run_order_study": "study",
     # .variants
-    "AdamOutside": "variants",
-    "AdamOutsideField": "variants",
-    "RMSPropOutside": "variants",
-    "RMSPropOutsideField": "variants",
+    "AdamOutside": "outside",
+    "AdamOutsideField": "outside",
+    "RMSPropOutside": "outside",
+    "RMSPropOutsideField": "outside",
 }
 """Public name -> the submodule that defines it."""
 

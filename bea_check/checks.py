@@ -23,7 +23,7 @@ Checks
 * :func:`check_leading_has_order_one`: the leading field is *only* order 1 (exact mode);
 * :func:`check_full_batch_reduction`: the general mini-batch fields with ``E_k = E`` equal
   the full-batch closed forms (Remarks 3.4 and 3.7, Ghosh et al., Barrett-Dherin), which
-  are written here (:func:`full_batch_field`);
+  are written in :mod:`bea_check.closed_forms` (:func:`full_batch_field`, re-exported here);
 * :func:`check_determinism`: two float64 runs are bit-identical.
 """
 
@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from .closed_forms import full_batch_field
 from .errors import CheckFailed, CheckInconclusive, Inconclusive, InvalidInput
 from .fields import FieldSpec
 from .methods import Method, get_method
@@ -214,117 +215,6 @@ cancellation).  Measured worst ratio ``|diff| / (u scale)``: 10.1 (heavy ball), 
 
 FULL_BATCH_TOL_MP = 1e-25
 """mp (at least 40 digits): ``|engine - closed form| <= 1e-25 * scale`` componentwise."""
-
-
-def full_batch_field(
-    method: str,
-    name: str,
-    loss: Any,
-    theta: np.ndarray,
-    h: Any,
-    n_values: Sequence[int],
-    hp: Mapping[str, float],
-    ctx: Context,
-    *,
-    magnitude: bool = False,
-) -> np.ndarray:
-    """The paper's full-batch fields ``f_n(theta)`` for every ``n`` in ``n_values``: ``(len(n), p)``.
-
-    Closed forms (``g``, ``H`` of the one loss at ``theta``):
-
-    * GD (Barrett-Dherin): leading ``-g``, corrected ``-g - h/2 H g``;
-    * heavy ball (Ghosh et al.): leading ``-(1-beta^{n+1})/(1-beta) g``, corrected adds
-      ``-h gamma_n (1+beta)/(2(1-beta)^3) H g``,
-      ``gamma_n = (1-beta^{2n+2}) - 4(n+1) beta^{n+1} (1-beta)/(1+beta)``;
-    * RMSProp (Remark 3.4): ``R^l = sqrt(g^2 (1-rho^{l+1}) + eps)``, ``V_l = g/R^l``,
-      ``sum_k w_k S_k = sum_{l<n} rho^{n-l} (1-rho^{l+1}) V_l``, ``P = g (H sum_k w_k S_k)``,
-      ``Pbar = (1-rho^{n+1}) g (H V_n)``, ``f = -g/R^n + h [g (2P + Pbar)/(2 (R^n)^3) - H V_n/(2 R^n)]``;
-    * Adam (Remark 3.7): ``R = sqrt(g^2+eps)``, ``D = H g/R``, ``L = c_beta(n) D``, ``Lbar = D``,
-      ``P = c_rho(n) g D``, ``Pbar = g D``, ``c_x(n) = x/(1-x) - (n+1) x^{n+1}/(1-x^{n+1})``,
-      ``f = -g/R + h [g (2P + Pbar)/(2 R^3) - (2L + Lbar)/(2R)]``.
-
-    ``magnitude=True`` returns instead the size of the terms that make up ``f`` (absolute
-    values, ``|H| |v|``, and ``c_x(n)`` replaced by ``x/(1-x) + (n+1) x^{n+1}/(1-x^{n+1})``),
-    the scale against which rounding differences are measured.  All arithmetic is in ``ctx``.
-    """
-    ns = np.asarray(list(n_values), dtype=np.int64)
-    if ns.ndim != 1 or ns.size == 0 or ns.min() < 0:
-        raise InvalidInput(f"n_values must be non-negative integers, got {list(n_values)!r}")
-    g, H = loss.grad_hess(theta, ctx)
-    h = ctx.scalar(h) if isinstance(h, (int, float)) else h
-    mag = magnitude
-    A = np.abs(H) if mag else H
-    one = ctx.scalar(1)
-
-    def lin(c: np.ndarray, v: np.ndarray) -> np.ndarray:  # c[:, None] * v[None, :]
-        return (np.abs(c) if mag else c)[:, None] * (np.abs(v) if mag else v)[None, :]
-
-    def comb(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # a + b, or |a| + |b| for magnitudes
-        return np.abs(a) + np.abs(b) if mag else a + b
-
-    corrected = name == "corrected"
-    if name not in ("leading", "corrected"):
-        raise InvalidInput(f"no full-batch closed form for field {name!r}")
-    if method == "gd":
-        f0 = lin(ctx.zeros(len(ns)) - one, g)
-        return comb(f0, lin(ctx.zeros(len(ns)) - h / 2, A @ np.abs(g) if mag else H @ g)) if corrected else f0
-    if method == "heavy-ball":
-        beta = ctx.scalar(hp["beta"])
-        bn = ctx.powers(beta, ns + 1)
-        f0 = lin(-(1 - bn) / (1 - beta), g)
-        if not corrected:
-            return f0
-        tail = 4 * (ns + 1) * bn * (1 - beta) / (1 + beta)
-        gamma = (1 - bn * bn) + tail if mag else (1 - bn * bn) - tail
-        return comb(f0, lin(-h * gamma * (1 + beta) / (2 * (1 - beta) ** 3), A @ np.abs(g) if mag else H @ g))
-    if method == "adam":
-        beta, rho, eps = (ctx.scalar(hp[k]) for k in ("beta", "rho", "eps"))
-        R = ctx.sqrt(g * g + eps)
-        D = A @ np.abs(g / R) if mag else H @ (g / R)
-
-        def c(x: Any) -> np.ndarray:
-            xn = ctx.powers(x, ns + 1)
-            head, tail = x / (1 - x), (ns + 1) * xn / (1 - xn)
-            return head + tail if mag else head - tail
-
-        cL, cP = c(beta), c(rho)
-        f0 = lin(ctx.zeros(len(ns)) - one, g / R)
-        if not corrected:
-            return f0
-        gR3 = g / (2 * R**3)
-        # h [g (2 cP g D + g D) / (2 R^3) - (2 cL D + D) / (2 R)]
-        t1 = lin(2 * cP, gR3 * g * D)
-        t2 = lin(ctx.zeros(len(ns)) + one, gR3 * g * D)
-        t3 = lin(2 * cL, D / (2 * R))
-        t4 = lin(ctx.zeros(len(ns)) + one, D / (2 * R))
-        f1 = t1 + t2 + t3 + t4 if mag else t1 + t2 - t3 - t4
-        return comb(f0, h * f1)
-    if method == "rmsprop":
-        rho, eps = ctx.scalar(hp["rho"]), ctx.scalar(hp["eps"])
-        nmax = int(ns.max())
-        ls = np.arange(nmax + 1)
-        rl = ctx.powers(rho, ls + 1)  # rho^{l+1}, l = 0..nmax
-        R = ctx.sqrt((1 - rl)[:, None] * (g * g)[None, :] + eps)  # R^l, (nmax+1, p)
-        V = g[None, :] / R
-        # W[i, l] = rho^{n_i - l} (1 - rho^{l+1}) for l < n_i: sum_k w_k S_k = W @ V
-        lag = ns[:, None] - ls[None, :]
-        rpow = ctx.powers(rho, np.maximum(lag, 0).ravel()).reshape(lag.shape)
-        W = np.where(lag > 0, rpow * (1 - rl)[None, :], ctx.scalar(0) * rpow)
-        X = W @ (np.abs(V) if mag else V)  # (len(n), p)
-        Rn, Vn = R[ns], V[ns]
-        HX = X @ A.T  # rows H @ X[i]
-        HVn = (np.abs(Vn) if mag else Vn) @ A.T
-        gg = np.abs(g) if mag else g
-        P = gg[None, :] * HX
-        Pbar = (1 - rl[ns])[:, None] * gg[None, :] * HVn
-        f0 = -g[None, :] / Rn
-        if not corrected:
-            return np.abs(f0) if mag else f0
-        first = gg[None, :] * comb(2 * P, Pbar) / (2 * Rn**3)
-        second = HVn / (2 * Rn)
-        f1 = first + second if mag else first - second
-        return comb(f0, h * f1)
-    raise InvalidInput(f"no full-batch closed form for method {method!r}")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ Modified fields by the general recipe (FORMULAS.md), every function at the curre
   ``c_{n,k} = beta^{n+1-k}`` (``k < n``): ``f_n^0 = -sum_k c_{n,k} g_k``, ``S_k = sum_{l=k}^{n-1} f_l^0``,
   ``f_n^1 = sum_k c_{n,k} H_k S_k + 1/2 sum_k c_{n,k} H_k f_n^0``.
 
-Full-batch closed forms (:func:`full_batch_form`), ``g``, ``H`` of the one loss:
+Full-batch closed forms (:func:`bea_check.closed_forms.full_batch_field`), ``g``, ``H`` of the one loss:
 
 * nesterov: ``f_n = -(1-beta^{n+2})/(1-beta) g - h kappa_n / (2 (1-beta)^3) H g``,
   ``kappa_n = (1 - beta + 2 beta^2) - (1+beta) beta^{2n+4} - 2 (1-beta) beta^{n+2} ((1+beta)(n+1) + 1)``;
@@ -47,19 +47,18 @@ certifies the closed forms pointwise (``tests/test_extra_methods.py``, ``docs/ne
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import autograd.numpy as anp
 import numpy as np
 
-from .auto import RecipeForm, decay_matrix, ema_weights
-from .errors import InvalidInput
+from .closed_forms import closed_form
 from .fields import BoundField, History
 from .methods import Method, Range
 from .optimizers import AdamState, MomentumState, adam_moments
 from .precision import Context
+from .recipe import RecipeForm, decay_matrix, ema_weights
 
 __all__ = [
     "WD_DOMAIN",
@@ -70,7 +69,6 @@ __all__ = [
     "NesterovField",
     "adam_no_bias_form",
     "adamw_form",
-    "full_batch_form",
     "methods",
     "nesterov_form",
 ]
@@ -260,82 +258,6 @@ class NesterovField:
         return field
 
 
-# --------------------------------------------------------------------------- full-batch closed forms
-
-
-def full_batch_form(
-    method: str,
-    name: str,
-    loss: Any,
-    theta: np.ndarray,
-    h: Any,
-    n_values: Sequence[int],
-    hp: dict[str, float],
-    ctx: Context,
-    *,
-    magnitude: bool = False,
-) -> np.ndarray:
-    """The full-batch closed forms of ``nesterov`` and ``adamw`` (module docstring), ``(len(n), p)``.
-
-    ``magnitude=True``: the size of the terms (absolute values, ``|H| |v|``, ``c_x(n)`` and
-    ``kappa_n`` with every term counted positive), the scale of the reduction check
-    (:func:`bea_check.checks.check_full_batch_reduction`).
-    """
-    ns = np.asarray(list(n_values), dtype=np.int64)
-    if ns.ndim != 1 or ns.size == 0 or ns.min() < 0:
-        raise InvalidInput(f"n_values must be non-negative integers, got {list(n_values)!r}")
-    if name not in ("leading", "corrected"):
-        raise InvalidInput(f"no full-batch closed form for field {name!r}")
-    mag, corrected = magnitude, name == "corrected"
-    g, H = loss.grad_hess(theta, ctx)
-    h = ctx.scalar(h) if isinstance(h, (int, float)) else h
-    A = np.abs(H) if mag else H
-
-    def lin(c: np.ndarray, v: np.ndarray) -> np.ndarray:  # c[:, None] * v[None, :]
-        return (np.abs(c) if mag else c)[:, None] * (np.abs(v) if mag else v)[None, :]
-
-    def sign(a: Any, b: Any) -> Any:  # a - b, or |a| + |b| for magnitudes
-        return abs(a) + abs(b) if mag else a - b
-
-    if method == "nesterov":
-        beta = ctx.scalar(hp["beta"])
-        bn = ctx.powers(beta, ns + 2)  # beta^{n+2}
-        f0 = lin(-(1 - bn) / (1 - beta), g)
-        if not corrected:
-            return f0
-        head = 1 + beta + 2 * beta**2 if mag else 1 - beta + 2 * beta**2
-        kappa = sign(sign(head, (1 + beta) * bn * bn), 2 * (1 - beta) * bn * ((1 + beta) * (ns + 1) + 1))
-        f1 = lin(-kappa / (2 * (1 - beta) ** 3), A @ np.abs(g) if mag else H @ g)
-        return f0 + h * f1
-    if method == "adamw":
-        beta, rho, eps, wd = (ctx.scalar(hp[k]) for k in ("beta", "rho", "eps", "wd"))
-        R = ctx.sqrt(g * g + eps)
-        w = np.abs(g / R) + wd * np.abs(theta) if mag else g / R + wd * theta
-        Hw = A @ w
-
-        def c2(x: Any) -> np.ndarray:  # 2 c_x(n) + 1
-            xn = ctx.powers(x, ns + 1)
-            return 2 * x / (1 - x) + 1 + (-2 if not mag else 2) * (ns + 1) * xn / (1 - xn)
-
-        ones = ctx.zeros(len(ns)) + 1
-        f0 = lin(-ones, w)
-        if not corrected:
-            return f0
-        t_p = lin(c2(rho), g * g * Hw / (2 * R**3))
-        t_l = lin(c2(beta), Hw / (2 * R))
-        t_w = lin(ones * wd / 2, w)
-        f1 = t_p + t_l + t_w if mag else t_p - t_l - t_w
-        return f0 + h * f1
-    raise InvalidInput(f"no full-batch closed form for method {method!r}")
-
-
-def _closed(method: str) -> Any:
-    def form(field_name: str, loss: Any, theta: Any, h: Any, ns: Any, hp: Any, ctx: Any, **kw: Any) -> Any:
-        return full_batch_form(method, field_name, loss, theta, h, ns, hp, ctx, **kw)
-
-    return form
-
-
 # --------------------------------------------------------------------------- registry entries
 
 
@@ -368,7 +290,7 @@ def _methods() -> tuple[Method, ...]:
             AdamW,
             lambda name, **hp: AdamWField(name=name, **hp),
             domain={"wd": WD_DOMAIN},
-            full_batch_form=_closed("adamw"),
+            full_batch_form=closed_form("adamw"),
             step_form=adamw_form,
         ),
         Method(
@@ -377,7 +299,7 @@ def _methods() -> tuple[Method, ...]:
             {"beta": 0.5},
             Nesterov,
             lambda name, **hp: NesterovField(name=name, **hp),
-            full_batch_form=_closed("nesterov"),
+            full_batch_form=closed_form("nesterov"),
             step_form=nesterov_form,
         ),
     )

@@ -6,7 +6,8 @@ and the global order each field claims (``error(h) <= C h^p`` over a fixed horiz
 
 Built-in methods and plug-ins use the same API: :func:`register` (a Python call) or the
 entry point group ``bea_check.methods`` (see :data:`ENTRY_POINT_GROUP`), loaded the first
-time the registry is read.  :data:`METHODS` is the registry, a read-only mapping
+time the registry is read; the built-ins (:mod:`bea_check.builtin`) are read first, by
+name (:data:`BUILTIN_SOURCE`), like an entry point.  :data:`METHODS` is the registry, a read-only mapping
 ``name -> Method`` iterated in sorted order (pytest-xdist needs identical collections).
 ``docs/plugins.md`` has a worked example.
 """
@@ -21,8 +22,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .errors import InvalidInput
-from .fields import AdamField, FieldSpec, GDField, HeavyBallField, RMSPropField
-from .optimizers import GD, Adam, HeavyBall, Optimizer, RMSProp
+from .fields import FieldSpec
+from .optimizers import Optimizer
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -33,6 +34,11 @@ __all__ = [
     "register",
     "validate_hyperparameter",
 ]
+
+BUILTIN_SOURCE = "bea_check.builtin:methods"
+"""Where the registry reads the built-in methods, first: named like a plug-in entry point (a
+module and a callable returning Methods), so that this module imports none of the modules
+that define them (they sit above it: they use :class:`Method`)."""
 
 ENTRY_POINT_GROUP = "bea_check.methods"
 """Entry point group for plug-ins: each entry names a :class:`Method`, an iterable of them,
@@ -320,9 +326,12 @@ class _Registry(Mapping[str, Method]):
             return
         self._loading = True
         try:
-            for m in _builtin_methods():
-                self.register(m)
+            import importlib
             from importlib.metadata import entry_points
+
+            module_name, attr = BUILTIN_SOURCE.split(":")
+            for m in _as_methods(getattr(importlib.import_module(module_name), attr)):
+                self.register(m)
 
             for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
                 try:
@@ -420,95 +429,6 @@ def describe(method: Method) -> dict[str, Any]:
         "claims": dict(method.claims),
         "precisions": list(method.precisions),
     }
-
-
-# --------------------------------------------------------------------------- built-ins
-
-
-def _closed_form(name: str) -> Callable[..., np.ndarray]:
-    def form(field_name: str, loss: Any, theta: Any, h: Any, ns: Any, hp: Any, ctx: Any, **kw: Any) -> Any:
-        from .checks import full_batch_field
-
-        return full_batch_field(name, field_name, loss, theta, h, ns, hp, ctx, **kw)
-
-    return form
-
-
-def _with_limits(name: str, make: Callable[..., FieldSpec]) -> dict[str, Any]:
-    """The ``limit`` field (and ``signgd`` for Adam and RMSProp) of a built-in method (``docs/limits.md``)."""
-    from .limits import LIMIT_CLAIMS, SIGNGD_CLAIM, SignGDField, limit_field
-
-    extra = {"limit": LIMIT_CLAIMS[name]}
-    if name in ("adam", "rmsprop"):
-        extra["signgd"] = SIGNGD_CLAIM
-
-    def make_field(field_name: str, **hp: float) -> FieldSpec:
-        if field_name == "limit":
-            return limit_field(name, **hp)
-        if field_name == "signgd":
-            return SignGDField(eps=hp["eps"])
-        return make(field_name, **hp)
-
-    return {
-        "make_field": make_field,
-        "claims": {"leading": 1.0, "corrected": 2.0, **{f: order for f, (order, _) in extra.items()}},
-        "modes": {f: mode for f, (_, mode) in extra.items()},
-        "full_batch_fields": frozenset(extra),
-    }
-
-
-def _eps_outside() -> list[Method]:
-    """RMSProp and Adam with eps outside the root (``docs/eps_outside.md``)."""
-    from .variants import methods
-
-    return methods()
-
-
-def _builtin_methods() -> list[Method]:
-    """The paper's methods and :mod:`bea_check.extra_methods`, registered through :func:`register`."""
-    from .auto import adam_form, gd_form, heavy_ball_form, rmsprop_form
-    from .extra_methods import methods as _extra
-
-    return [
-        Method(
-            "adam",
-            "Adam, eps inside the root (Theorem 3.6)",
-            {"beta": 0.3, "rho": 0.5, "eps": 1e-2},
-            Adam,
-            full_batch_form=_closed_form("adam"),
-            step_form=adam_form,
-            **_with_limits("adam", lambda name, **hp: AdamField(name=name, **hp)),
-        ),
-        Method(
-            "gd",
-            "(mini-batch) gradient descent (Barrett-Dherin)",
-            {},
-            GD,
-            full_batch_form=_closed_form("gd"),
-            step_form=gd_form,
-            **_with_limits("gd", lambda name: GDField(name=name)),
-        ),
-        Method(
-            "heavy-ball",
-            "heavy-ball momentum (Ghosh et al.; mini-batch by the recipe)",
-            {"beta": 0.5},
-            HeavyBall,
-            full_batch_form=_closed_form("heavy-ball"),
-            step_form=heavy_ball_form,
-            **_with_limits("heavy-ball", lambda name, **hp: HeavyBallField(name=name, **hp)),
-        ),
-        Method(
-            "rmsprop",
-            "RMSProp, eps inside the root (Theorem 3.3)",
-            {"rho": 0.5, "eps": 1e-2},
-            RMSProp,
-            full_batch_form=_closed_form("rmsprop"),
-            step_form=rmsprop_form,
-            **_with_limits("rmsprop", lambda name, **hp: RMSPropField(name=name, **hp)),
-        ),
-        *_extra(),
-        *_eps_outside(),
-    ]
 
 
 # --------------------------------------------------------------------------- plug-ins by name

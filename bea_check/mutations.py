@@ -265,7 +265,7 @@ class HeavyBallFlowSignSlip:
 
 
 def _eps_outside(hp: Mapping[str, float]) -> FieldSpec:
-    from .variants import RMSPropOutsideField
+    from .outside import RMSPropOutsideField
 
     return RMSPropOutsideField(hp["rho"], hp["eps"])
 

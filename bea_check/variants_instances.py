@@ -16,7 +16,17 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from .methods import Method
+from .methods import Method, get_method
+from .outside import (
+    BIAS_CORRECTED,
+    DECAY_GAP,
+    DECAY_MIN,
+    DELTA,
+    LINEAR_RANGE,
+    THETA0_BOX,
+    dominant_linear_family,
+    max_horizon_for,
+)
 from .problems import Problem
 from .solve import steps_in_horizon
 from .strategies import (
@@ -28,17 +38,6 @@ from .strategies import (
     min_steps_per_horizon,
 )
 from .strategies import schedules as schedule_strategy
-from .variants import (
-    BIAS_CORRECTED,
-    DECAY_GAP,
-    DECAY_MIN,
-    DELTA,
-    LINEAR_RANGE,
-    THETA0_BOX,
-    dominant_linear_family,
-    max_horizon_for,
-    methods,
-)
 
 __all__ = ["BRACKET_MARGIN", "GRADIENT_BAND", "bracket", "degenerate_eps", "instances"]
 
@@ -96,10 +95,11 @@ def _outside_method(method: str | Method) -> Method:
     if isinstance(method, Method):
         m = method
     else:
-        ours = {x.name: x for x in methods()}
-        if method not in ours:
-            raise InvalidArgument(f"method={method!r} is not an eps-outside method ({', '.join(ours)})")
-        m = ours[method]
+        if method not in BIAS_CORRECTED:
+            raise InvalidArgument(
+                f"method={method!r} is not an eps-outside method ({', '.join(BIAS_CORRECTED)})"
+            )
+        m = get_method(method)
     if m.name not in BIAS_CORRECTED:
         raise InvalidArgument(f"method {m.name!r} is not an eps-outside method ({', '.join(BIAS_CORRECTED)})")
     return m

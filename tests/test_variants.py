@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
+import bea_check.methods
 from bea_check import variants as V
 from bea_check.checks import CheckFailed, check_global_order, check_leading_has_order_one
 from bea_check.fields import AdamField, History, RMSPropField
@@ -383,6 +384,9 @@ def test_instances_refuse_bad_arguments():
 
 def test_methods_carry_domain_hook_and_form():
     for m in V.methods():
-        assert m.instances is V.instances and m.step_form is not None
+        assert m is bea_check.methods.get_method(m.name)  # the registry's objects
+        assert m.step_form is not None
+        strategy = m.instances(m, max_batches=2)  # the hook hands over to V.instances
+        assert repr(strategy) == repr(V.instances(m, max_batches=2))
         assert set(m.domain) == set(m.defaults)
         assert dict(m.claims) == {"leading": 1.0, "corrected": 2.0}
