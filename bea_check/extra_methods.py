@@ -54,11 +54,19 @@ import autograd.numpy as anp
 import numpy as np
 
 from .closed_forms import closed_form
-from .fields import BoundField, History
-from .methods import Method, Range
-from .optimizers import AdamState, MomentumState, adam_moments
-from .precision import Context
-from .recipe import RecipeForm, decay_matrix, ema_weights
+from .extend import (
+    AdamState,
+    BoundField,
+    Context,
+    History,
+    Method,
+    MomentumState,
+    Range,
+    RecipeForm,
+    adam_moments,
+    decay_matrix,
+    ema_weights,
+)
 
 __all__ = [
     "WD_DOMAIN",

@@ -40,7 +40,17 @@ import numpy as np
 from .losses import BatchDerivatives, loss_grad_hvp
 from .precision import Context
 
-__all__ = ["AdamField", "FieldSpec", "GDField", "HeavyBallField", "RMSPropField", "ema_table"]
+__all__ = [
+    "AdamField",
+    "Average",
+    "BoundField",
+    "FieldSpec",
+    "GDField",
+    "HeavyBallField",
+    "History",
+    "RMSPropField",
+    "ema_table",
+]
 
 BoundField = Callable[[int, np.ndarray], np.ndarray]
 
@@ -73,7 +83,16 @@ def ema_table(idx: np.ndarray, m: int, decay: Any, ctx: Context) -> np.ndarray:
 
 
 class History:
-    """Shared per-run state of a bound field: schedule, derivatives of the used batches."""
+    """The history engine of one bound field: the run's schedule and the batch derivatives.
+
+    Built in ``bind(problem, h, N, ctx)``.  Attributes: ``idx`` (the batch used at each step,
+    length ``max(N, 1)``), ``m`` (batches), ``p`` (dimension), ``h`` (the step in ``ctx``),
+    ``ctx``.  At step ``n`` and the current point ``theta``: :meth:`grads` gives ``G`` (one row
+    per batch, zero for batches not used yet), :meth:`curvature` ``G`` and batched Hessian
+    products, :meth:`memory` the tables of an exponential average (:class:`Average`), so that
+    a history sum ``sum_{k<=n} w_k X_k`` regroups by batch into one matrix product.  The same
+    code runs in float64 and mp, and at a stack of points ``(P, p)``.
+    """
 
     def __init__(self, problem: Any, h: Any, N: int, ctx: Context) -> None:
         self.ctx = ctx
@@ -141,7 +160,7 @@ class History:
         return G, hv
 
     def memory(self, decay: Any, *, bias_corrected: bool) -> Average:
-        """The exponential-average tables of ``decay`` for this run's schedule."""
+        """The exponential-average tables of ``decay`` (a ``ctx`` number) for this run's schedule."""
         return Average(self.idx, self.m, decay, self.ctx, bias_corrected=bias_corrected)
 
 

@@ -24,7 +24,18 @@ import numpy as np
 from .errors import InvalidInput
 from .precision import Context
 
-__all__ = ["GD", "Adam", "HeavyBall", "Optimizer", "RMSProp", "run_optimizer"]
+__all__ = [
+    "GD",
+    "Adam",
+    "AdamState",
+    "HeavyBall",
+    "MomentumState",
+    "Optimizer",
+    "RMSProp",
+    "RMSPropState",
+    "adam_moments",
+    "run_optimizer",
+]
 
 
 class Optimizer(Protocol):

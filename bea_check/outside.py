@@ -40,13 +40,20 @@ from typing import Any
 import autograd.numpy as anp
 import numpy as np
 
-from .fields import BoundField, History
-from .losses import Polynomial
-from .methods import Range
-from .optimizers import AdamState, RMSPropState, adam_moments
-from .precision import F64, Context
-from .problems import Problem
-from .recipe import RecipeForm, ema_weights
+from .extend import (
+    F64,
+    AdamState,
+    BoundField,
+    Context,
+    History,
+    Polynomial,
+    Problem,
+    Range,
+    RecipeForm,
+    RMSPropState,
+    adam_moments,
+    ema_weights,
+)
 
 __all__ = [
     "BOX",

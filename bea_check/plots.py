@@ -249,8 +249,9 @@ _HYPERBOLA_COLOR = "tab:purple"
 
 def _draw_model(ax: Axes, lo: float, hi: float) -> None:
     """The hyperbola of minima on ``theta_1 in [lo, hi]`` and the balanced point."""
-    from .section5 import X, Y, balanced_point
+    from .losses import Bilinear
 
+    X, Y = Bilinear().x, Bilinear().y
     t1 = np.linspace(max(lo, 1e-3), hi, 400)
     ax.plot(
         t1,
@@ -260,14 +261,15 @@ def _draw_model(ax: Axes, lo: float, hi: float) -> None:
         alpha=0.6,
         label=r"minima $\theta_1\theta_2 = y/x$",
     )
-    b = balanced_point()
+    b = np.full(2, math.sqrt(Y / X))  # the balanced point (bea_check.section5.balanced_point)
     ax.plot(b[0], b[1], "x", color="black", markersize=9, markeredgewidth=2, label="balanced point")
 
 
 def _toward_arrow(ax: Axes, x0: float, x1: float, y0: float, y1: float) -> None:
     """An arrow along the hyperbola, beside it, pointing toward the balanced point (larger theta_1)."""
-    from .section5 import X, Y
+    from .losses import Bilinear
 
+    X, Y = Bilinear().x, Bilinear().y
     w = x1 - x0
     t = np.linspace(x0, x1, 200)
     t = t[(Y / X / t > y0) & (Y / X / t < y1)]  # the visible part of the hyperbola
@@ -315,7 +317,7 @@ def section5_runs_figure(
     Adam; open circles: corrected ODE; square: leading ODE).  The leading ODE (dotted, grey) is
     the same path for every beta, rho and h (full batch), so it is drawn once.
     """
-    from .section5 import THETA0
+    from .problems import BILINEAR_THETA0 as THETA0
 
     if not runs or len(runs) != len(labels):
         raise InvalidInput("plot_section5_runs needs one label per run and at least one run")

@@ -266,8 +266,8 @@ def test_example_plugin_passes_and_its_mp_checks_are_skipped_with_the_reason():
 def test_a_wrong_corrected_field_in_a_plugin_fails_and_names_the_check(tmp_path):
     """A plug-in written outside the repo with a slip (1/2 -> 1/4 in the step-size term)."""
     source = EXAMPLE_MODULE.read_text()
-    assert source.count("0.5 * np.einsum") == 1
-    (tmp_path / "wrong_plugin.py").write_text(source.replace("0.5 * np.einsum", "0.25 * np.einsum"))
+    assert source.count("step_size = 0.5 * ") == 1
+    (tmp_path / "wrong_plugin.py").write_text(source.replace("step_size = 0.5 * ", "step_size = 0.25 * "))
     out = cli(
         "verify", "--plugin", "wrong_plugin.py:methods", "--method", "ema-momentum",
         "--check", "corrected-full", "--max-examples", "2", "--no-shrink", "--plot-dir", ".", cwd=tmp_path,

@@ -4,7 +4,7 @@ Optimizer (``a_k = (1 - beta) beta^{n-k}``)::
 
     theta^{n+1} = theta^n + h Phi_n,   Phi_n = -sum_{k<=n} a_k g_k(theta^k)
 
-Recipe (bea-check's FORMULAS.md), all functions at the current point ``theta``:
+Recipe (bea-check's docs/theory.md, section 2), all functions at the current point ``theta``:
 
 1. leading term ``f_n^0 = -sum_{k<=n} a_k g_k`` (on a full batch ``-(1 - beta^{n+1}) g``);
 2. memory term: ``g_k(theta^k) ~ g_k - h H_k S_k`` with ``S_k = sum_{l=k}^{n-1} f_l^0``, so
@@ -12,10 +12,12 @@ Recipe (bea-check's FORMULAS.md), all functions at the current point ``theta``:
 3. ``(grad f_n^0) f_n^0 = -sum_k a_k H_k f_n^0``;
 4. ``f_n^1 = Delta_n - 1/2 (grad f_n^0) f_n^0 = sum_k a_k H_k S_k + 1/2 sum_k a_k H_k f_n^0``.
 
-Grouped by batch ``b`` (``U[l, b] = sum_{k<=l, idx_k=b} a^{(l)}_k``, bea-check's
-``ema_table``): ``f_l^0 = -U[l] @ G`` and
-``sum_{k<=n, idx_k=b} a_k S_k = sum_{l<n} beta^{n-l} U[l, b] f_l^0``.  The claims: the
-corrected field has global order 2, the leading one order 1.
+Grouped by batch ``b`` on bea-check's history engine (``bea_check.extend``: ``History`` holds
+the run's schedule and the batch derivatives, ``Average`` the tables of one average):
+``U[l, b] = sum_{k<=l, idx_k=b} a^{(l)}_k``, ``f_l^0 = -U[l] @ G`` and
+``sum_{k<=n, idx_k=b} a_k S_k = regroup(n)[b] @ F0[:n]``
+(``regroup(n)[b, l] = beta^{n-l} U[l, b]``).  The claims: the corrected field has global
+order 2, the leading one order 1.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 import numpy as np
 
 import bea_check
-from bea_check import Method, ema_table
+from bea_check.extend import History, Method
 
 
 @dataclass(frozen=True)
@@ -52,27 +54,22 @@ class EMAMomentumField:
     name: str = "corrected"
 
     def bind(self, problem: Any, h: float, N: int, ctx: Any):
-        idx = problem.schedule.indices(max(N, 1))
-        m = len(problem.losses)
-        U = ema_table(idx, m, self.beta, ctx)  # (N, m)
-        powers = self.beta ** np.arange(len(idx) + 1, dtype=float)
+        hist = History(problem, h, N, ctx)
+        avg = hist.memory(ctx.scalar(self.beta), bias_corrected=False)
+        U = avg.U  # (N, m)
         corrected = self.name == "corrected"
 
         def field(n: int, theta: np.ndarray) -> np.ndarray:
-            used = sorted(set(int(b) for b in idx[: n + 1]))
-            G = np.zeros((m, len(theta)))
-            H = np.zeros((m, len(theta), len(theta)))
-            for b in used:  # one gradient and Hessian per distinct batch
-                G[b], H[b] = problem.losses[b].grad_hess(theta, ctx)
+            if not corrected:
+                return -(U[n] @ hist.grads(n, theta))
+            G, hv = hist.curvature(n, theta)  # one gradient and Hessian product per batch
             F0 = -(U[: n + 1] @ G)  # f_l^0, l = 0..n
             f0 = F0[n]
-            if not corrected:
-                return f0
-            W = powers[n - np.arange(n), None] * U[:n]  # beta^{n-l} U[l, b]
-            X = W.T @ F0[:n]  # (m, p): sum_{k in b} a_k S_k
-            memory = np.einsum("bij,bj->i", H, X)
-            step_size = 0.5 * np.einsum("b,bij,j->i", U[n], H, f0)
-            return f0 + h * (memory + step_size)
+            X = avg.regroup(n) @ F0[:n]  # (m, p): sum_{k in b} a_k S_k
+            HX = hv(X, f0)  # (m, p, 2): H_b X_b and H_b f_n^0
+            memory = HX[:, :, 0].sum(axis=0)
+            step_size = 0.5 * (U[n] @ HX[:, :, 1])
+            return f0 + hist.h * (memory + step_size)
 
         return field
 
