@@ -17,7 +17,7 @@ at ``y^n`` itself.  The modified equation is the one of ``y``; ``theta^n = y^n -
 differs from it by ``O(h)``.  In history form
 ``y^{n+1} - y^n = -h [(1+beta) g_n + sum_{k<n} beta^{n+1-k} g_k]``.
 
-Modified fields by the general recipe (FORMULAS.md), every function at the current point:
+Modified fields by the general recipe (docs/theory.md, section 2), every function at the current point:
 
 * Adam family (:class:`AdamWField`): with the weights ``a_k``, ``b_k`` of Theorem 3.6 (without
   the divisions by ``1 - beta^{n+1}``, ``1 - rho^{n+1}`` when not bias corrected), ``M^l``,

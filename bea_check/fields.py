@@ -1,7 +1,7 @@
 """Leading and corrected modified fields, on one vectorized history engine.
 
 A field is used piecewise: ``f_n`` on ``t in [nh, (n+1)h]``.  Every gradient and Hessian
-in ``f_n`` is evaluated at the current point ``theta`` (FORMULAS.md).  Notation:
+in ``f_n`` is evaluated at the current point ``theta`` (docs/theory.md).  Notation:
 ``G[b] = grad Ehat_b(theta)``, ``H[b] = hess Ehat_b(theta)`` for the ``m`` distinct losses,
 and ``idx[k]`` the loss used at step ``k``.
 

@@ -5,7 +5,7 @@ Ghosh et al. (2023) print the full-batch heavy-ball field
     ``f_n = -(1-beta^{n+1})/(1-beta) g - h gamma_n (1+beta)/(2(1-beta)^3) H g``,
     ``gamma_n = (1-beta^{2n+2}) - 4(n+1) beta^{n+1} (1-beta)/(1+beta)``.
 
-The recipe of FORMULAS.md gives, with ``E_k = E``, ``a_l = (1-beta^{l+1})/(1-beta)``
+The recipe (docs/theory.md, section 2) gives, with ``E_k = E``, ``a_l = (1-beta^{l+1})/(1-beta)``
 (``f_l^0 = -a_l g``) and ``S_k = sum_{l=k}^{n-1} f_l^0 = -A_k g``, ``A_k = sum_{l=k}^{n-1} a_l``:
 
     ``f_n^1 = sum_k beta^{n-k} H S_k - 1/2 (grad f_n^0) f_n^0 = -c_n H g``,

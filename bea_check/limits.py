@@ -26,7 +26,7 @@ Claims (the checks below, and the order claims of the ``limit`` field):
   (Adam), ``rho`` (RMSProp), ``beta`` (heavy ball), and ``f_n = f_inf`` for GD.  Over a fixed
   horizon the limit ODE keeps global order 2 for Adam and GD and only order 1 for RMSProp
   and heavy ball (:data:`LIMIT_CLAIMS`): Adam's ``n``-dependence sits in the ``O(h)`` term,
-  so ``f_n - f_inf = O(h n beta^n)`` and the flows part by ``h sum_n O(h n r^n) = O(h^2)``;
+  so ``f_n - f_inf = O(h n r^n)`` and the flows part by ``h sum_n O(h n r^n) = O(h^2)``;
   RMSProp's and heavy ball's sit in the ``O(1)`` term, ``f_n - f_inf = O(r^n)``, and
   ``h sum_n r^n = O(h)``.
 * claim 6 (:func:`check_regimes`): the modified-loss forms after Remarks 3.4 and 3.7 for

@@ -1,4 +1,4 @@
-"""The optimizers as explicit discrete maps (FORMULAS.md, "Optimizers").
+"""The optimizers as explicit discrete maps (docs/theory.md, section 1).
 
 Each optimizer is a pair ``init(theta0, ctx) -> state`` and
 ``step(n, theta, g, state, h, ctx) -> (theta_next, state)`` with ``g = g_n(theta^n)``, the

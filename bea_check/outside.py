@@ -218,7 +218,7 @@ DECAY_MIN = 0.05
 """Smallest ``beta``, ``rho`` drawn."""
 
 DECAY_GAP = 0.15
-"""Adam: ``|beta - rho| >= DECAY_GAP`` in the drawn instances.  On a full batch with ``eps << g^2`` the
+"""Adam: ``|beta - rho| >= DECAY_GAP`` in the drawn instances.  On a full batch with ``eps << |g|`` the
 eps-outside correction is proportional to ``c_rho(n) - c_beta(n)`` (``docs/eps_outside.md``): at
 ``beta = rho`` it vanishes and the *leading* field is already order 2, so the order-1 claim of the
 leading field needs the gap (the corrected field's claim holds either way)."""

@@ -165,3 +165,15 @@ def test_example_plugin_uses_only_public_names():
     for module, name in imported:
         assert module == "bea_check.extend", f"the example imports {name} from {module}"
         assert name in bea_check.extend.__all__, name
+
+
+def test_the_architecture_doc_draws_every_layer():
+    """docs/architecture.md's layer table lists each layer with exactly its modules."""
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    rows = {
+        line.split("|")[1].strip(): {m.strip(" `") for m in line.split("|")[2].split(",")}
+        for line in doc.splitlines()
+        if line.startswith("| ") and line.count("|") >= 4
+    }
+    for layer, modules in LAYERS:
+        assert rows.get(layer) == set(modules), f"layer {layer}: doc {rows.get(layer)}, code {set(modules)}"
