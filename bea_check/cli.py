@@ -295,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     order.set_defaults(run=_cmd_order)
     _add_verify(sub)
-    from .mutations import add_parser as _add_mutations  # the mutation report (bea_check/mutations.py)
+    from .mutations_cli import add_parser as _add_mutations  # the mutation report (bea_check/mutations.py)
 
     _add_mutations(sub)
     from .special_cli import add_parsers  # smith, gamma (the special-case checks)
@@ -304,9 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .limits_cli import add_parser as _add_limits  # large-n, large-eps, signGD, regimes (limits.py)
 
     _add_limits(sub)
-    from . import report, section5  # figures, report (the pictures: plots.py)
+    from . import figures_cli, report  # figures (bea_check/section5.py), report (the pictures: plots.py)
 
-    section5.add_parser(sub)
+    figures_cli.add_parser(sub)
     report.add_parser(sub)
     return parser
 

@@ -56,7 +56,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("paper", ("section5", "report")),
-    ("cli", ("cli", "limits_cli", "special_cli", "__main__")),
+    ("cli", ("cli", "figures_cli", "limits_cli", "mutations_cli", "special_cli", "__main__")),
 )
 """Bottom to top; docs/architecture.md draws the same table."""
 

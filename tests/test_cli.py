@@ -477,3 +477,17 @@ def test_a_check_a_subcommand_lets_through_keeps_its_exit_code(capsys, monkeypat
 def test_hp_names_the_valid_hyperparameters(capsys):
     code, out, err = run(capsys, ["order", "--method", "adamw", "--hp", "wdd=0.05"])
     assert_one_line_error(code, out, err, "adamw takes no hyperparameter 'wdd'", "beta, rho, eps, wd")
+
+
+def test_building_the_parser_imports_no_numerical_library():
+    """``bea-check --help`` (and every subcommand's parser) stays light: the subcommands import
+    their work when they run (start-up figures: benchmarks/bench_startup.py)."""
+    code = (
+        "import sys\n"
+        "from bea_check.cli import build_parser\n"
+        "build_parser()\n"
+        "heavy = ('numpy', 'mpmath', 'gmpy2', 'autograd', 'hypothesis', 'matplotlib', 'scipy')\n"
+        "print(','.join(sorted(m for m in heavy if m in sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"building the parser imported {out.stdout.strip()}"
