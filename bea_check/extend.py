@@ -9,7 +9,9 @@ example plug-in (``examples/bea-check-ema-momentum``) are written on it.
 * **Optimizers**: the :class:`Optimizer` protocol (``init``/``step``), the state types of the
   built-in ones (:class:`AdamState`, :class:`MomentumState`, :class:`RMSPropState`) and
   :func:`adam_moments`, :func:`run_optimizer`.
-* **Fields**: the :class:`FieldSpec` protocol and :data:`BoundField`; the history engine
+* **Fields**: the :class:`FieldSpec` protocol and :data:`BoundField`; the Adam family's one
+  body :class:`AdaptiveField` (bias correction, eps inside or outside, weight decay) and the
+  momentum one :class:`MomentumField` (heavy ball, Nesterov); the history engine
   (:class:`History`, :class:`Average`, :func:`ema_table`): gradients and Hessian products of
   every batch at the current point, and the tables that regroup a history sum by batch into
   one matrix product (``docs/theory.md``, section 2).
@@ -24,7 +26,7 @@ example plug-in (``examples/bea-check-ema-momentum``) are written on it.
 from __future__ import annotations
 
 from .errors import BeaCheckError, CheckFailed, CheckInconclusive, Inconclusive, InvalidInput
-from .fields import Average, BoundField, FieldSpec, History, ema_table
+from .fields import AdaptiveField, Average, BoundField, FieldSpec, History, MomentumField, ema_table
 from .losses import Polynomial
 from .methods import METHODS, Method, Range, get_method, register
 from .optimizers import AdamState, MomentumState, Optimizer, RMSPropState, adam_moments, run_optimizer
@@ -36,6 +38,7 @@ __all__ = [
     "F64",
     "METHODS",
     "AdamState",
+    "AdaptiveField",
     "AutoField",
     "Average",
     "BeaCheckError",
@@ -50,6 +53,7 @@ __all__ = [
     "Inconclusive",
     "InvalidInput",
     "Method",
+    "MomentumField",
     "MomentumState",
     "Optimizer",
     "Polynomial",

@@ -56,10 +56,11 @@ import numpy as np
 from .closed_forms import closed_form
 from .extend import (
     AdamState,
+    AdaptiveField,
     BoundField,
     Context,
-    History,
     Method,
+    MomentumField,
     MomentumState,
     Range,
     RecipeForm,
@@ -179,7 +180,7 @@ class AdamWField:
     with ``V -> W``; ``f_n = -M^n/R^n - wd theta + h [M^n (2P + Pbar)/(2 (R^n)^3) - (2L + Lbar)/(2 R^n)
     - wd/2 W_n]``.  ``wd = 0``, ``bias_correction=True`` is Adam; ``bias_correction=False`` drops
     ``1/(1-beta^{n+1})``, ``1/(1-rho^{n+1})`` from the moments and from the weights ``a_k``, ``b_k``.
-    Evaluated as :class:`~bea_check.fields.AdamField` (two Hessian products per batch; stacks of points).
+    The body is :class:`~bea_check.fields.AdaptiveField` (the one body of the Adam family).
     """
 
     beta: float
@@ -190,41 +191,10 @@ class AdamWField:
     name: str = "corrected"
 
     def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
-        b = History(problem, h, N, ctx)
-        eps, wd = ctx.scalar(self.eps), ctx.scalar(self.wd)
-        mb = b.memory(ctx.scalar(self.beta), bias_corrected=self.bias_correction)
-        mr = b.memory(ctx.scalar(self.rho), bias_corrected=self.bias_correction)
-        Cb, Cr = mb.C, mr.C
-        m, half = b.m, 1 / ctx.scalar(2)
-        corrected = self.name == "corrected"
-        cached: list[Any] = [None, None]  # (n, weights): the solver asks for one n many times
-
-        def weights(n: int) -> np.ndarray:
-            """Shape ``(2m, n+1)``: rows ``2b``, ``2b+1`` of ``weights @ W[:n+1]`` are ``Za_b``, ``Zb_b``."""
-            if cached[0] != n:
-                Z = ctx.zeros((m, 2, n + 1))
-                Z[:, 0, :n], Z[:, 0, n] = mb.regroup(n), Cb[n] * half
-                Z[:, 1, :n], Z[:, 1, n] = mr.regroup(n), Cr[n] * half
-                cached[:] = n, Z.reshape(2 * m, n + 1)
-            return cached[1]
-
-        def field(n: int, theta: np.ndarray) -> np.ndarray:
-            if not corrected:
-                G = b.grads(n, theta)
-                return -(Cb[n] @ G) / ctx.sqrt(Cr[n] @ (G * G) + eps) - wd * theta
-            G, hv = b.curvature(n, theta)
-            M = Cb[: n + 1] @ G  # M^l, l = 0..n
-            R = ctx.sqrt(Cr[: n + 1] @ (G * G) + eps)
-            W = M / R + wd * theta[..., None, :]  # W_l = -f_l^0
-            Mn, Rn, Wn = M[..., n, :], R[..., n, :], W[..., n, :]
-            Z = (weights(n) @ W).reshape((*G.shape[:-1], 2, -1)).swapaxes(-1, -2)  # (m, p, 2)
-            HZ = hv(stacked=Z)
-            L2 = HZ[..., 0].sum(axis=-2)  # (2L + Lbar) / 2
-            P2 = (G * HZ[..., 1]).sum(axis=-2)  # (2P + Pbar) / 2
-            return (b.h * (Mn * P2 / (Rn * Rn) - L2) - Mn) / Rn - wd * (theta + b.h * half * Wn)
-
-        field.vectorized = True  # type: ignore[attr-defined]
-        return field
+        spec = AdaptiveField(
+            self.beta, self.rho, self.eps, wd=self.wd, bias_correction=self.bias_correction, name=self.name
+        )
+        return spec.bind(problem, h, N, ctx)
 
 
 @dataclass(frozen=True)
@@ -235,35 +205,14 @@ class NesterovField:
     ``S_k = sum_{l=k}^{n-1} f_l^0``, ``f_n^1 = sum_k c_{n,k} H_k S_k + 1/2 sum_k c_{n,k} H_k f_n^0``.
     Per batch ``C[l, b] = sum_{k<=l, idx[k]=b} c_{l,k} = beta U[l, b] + [idx[l] = b]`` with heavy
     ball's ``U[l, b] = sum_{k<=l, idx[k]=b} beta^{l-k}``, and since ``S_n = 0`` the memory sum is
-    ``beta`` times heavy ball's.
+    ``beta`` times heavy ball's.  The body is :class:`~bea_check.fields.MomentumField` (``lookahead``).
     """
 
     beta: float
     name: str = "corrected"
 
     def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
-        b = History(problem, h, N, ctx)
-        beta = ctx.scalar(self.beta)
-        mem = b.memory(beta, bias_corrected=False)
-        scale = 1 / (1 - beta)
-        one_hot = np.zeros((len(b.idx), b.m), dtype=np.int64)
-        one_hot[np.arange(len(b.idx)), b.idx] = 1
-        C = beta * scale * mem.U + ctx.array(one_hot)
-        corrected = self.name == "corrected"
-
-        def field(n: int, theta: np.ndarray) -> np.ndarray:
-            if not corrected:
-                return -(C[n] @ b.grads(n, theta))
-            G, hv = b.curvature(n, theta)
-            F0 = -(C[: n + 1] @ G)  # f_l^0, l = 0..n
-            f0 = F0[..., n, :]
-            X = (mem.regroup(n) * (beta * scale)) @ F0[..., :n, :]  # sum_{k in b} c_{n,k} S_k
-            HX = hv(X, f0)  # (m, p, 2)
-            f1 = HX[..., 0].sum(axis=-2) + (C[n] @ HX[..., 1]) / 2
-            return f0 + b.h * f1
-
-        field.vectorized = True  # type: ignore[attr-defined]
-        return field
+        return MomentumField(self.beta, lookahead=True, name=self.name).bind(problem, h, N, ctx)
 
 
 # --------------------------------------------------------------------------- registry entries

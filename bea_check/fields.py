@@ -42,12 +42,14 @@ from .precision import Context
 
 __all__ = [
     "AdamField",
+    "AdaptiveField",
     "Average",
     "BoundField",
     "FieldSpec",
     "GDField",
     "HeavyBallField",
     "History",
+    "MomentumField",
     "RMSPropField",
     "ema_table",
 ]
@@ -214,34 +216,45 @@ class GDField:
 
 
 @dataclass(frozen=True)
-class HeavyBallField:
-    """Heavy ball by the recipe (mini-batch; Ghosh et al. on a full batch).
+class MomentumField:
+    """One body for momentum fields: heavy ball and Nesterov's look-ahead iterate
+    (``docs/theory.md``, section 4; ``docs/new_optimizers.md``).
 
-    ``f_n^0 = -sum_{k<=n} beta^{n-k} g_k`` and, with ``S_k = sum_{l=k}^{n-1} f_l^0``,
-    ``f_n^1 = sum_k beta^{n-k} H_k S_k + 1/2 sum_k beta^{n-k} H_k f_n^0``
-    (``Delta_n - 1/2 (grad f_n^0) f_n^0``).  On a full batch this equals
-    ``-(1-beta^{n+1})/(1-beta) g - h gamma_n (1+beta)/(2(1-beta)^3) H g``.
+    The step is ``-sum_{k<=n} c_{n,k} g_k`` with heavy ball's ``c_{n,k} = beta^{n-k}`` or, with
+    ``lookahead``, Nesterov's ``c_{n,n} = 1 + beta``, ``c_{n,k} = beta^{n+1-k}`` (``k < n``).  With
+    ``f_n^0 = -sum_k c_{n,k} g_k``, ``S_k = sum_{l=k}^{n-1} f_l^0``:
+    ``f_n^1 = sum_k c_{n,k} H_k S_k + 1/2 sum_k c_{n,k} H_k f_n^0``
+    (``Delta_n - 1/2 (grad f_n^0) f_n^0``).  Per batch ``C[l, b] = sum_{k<=l, idx[k]=b} c_{l,k}``:
+    heavy ball's ``U[l, b] = sum_{k<=l, idx[k]=b} beta^{l-k}``, Nesterov's ``beta U[l, b] +
+    [idx[l] = b]``; since ``S_n = 0`` Nesterov's memory sum is ``beta`` times heavy ball's.  On a
+    full batch heavy ball's field is ``-(1-beta^{n+1})/(1-beta) g - h gamma_n (1+beta)/(2(1-beta)^3) H g``.
     """
 
     beta: float
+    lookahead: bool = False
     name: str = "corrected"
 
     def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
         b = History(problem, h, N, ctx)
-        mem = b.memory(ctx.scalar(self.beta), bias_corrected=False)
-        scale = 1 / (1 - ctx.scalar(self.beta))
-        U = mem.U * scale  # U[l, b] = sum_{k<=l, idx[k]=b} beta^{l-k}
+        beta = ctx.scalar(self.beta)
+        mem = b.memory(beta, bias_corrected=False)
+        past = (beta if self.lookahead else 1) / (1 - beta)  # U * past: sum_{k<l} part of c_{l,k}
+        C = mem.U * past  # C[l, b] = sum_{k<=l, idx[k]=b} c_{l,k}
+        if self.lookahead:
+            one_hot = np.zeros((len(b.idx), b.m), dtype=np.int64)
+            one_hot[np.arange(len(b.idx)), b.idx] = 1
+            C = C + ctx.array(one_hot)
         corrected = self.name == "corrected"
 
         def field(n: int, theta: np.ndarray) -> np.ndarray:
             if not corrected:
-                return -(U[n] @ b.grads(n, theta))
+                return -(C[n] @ b.grads(n, theta))
             G, hv = b.curvature(n, theta)
-            F0 = -(U[: n + 1] @ G)  # f_l^0, l = 0..n
+            F0 = -(C[: n + 1] @ G)  # f_l^0, l = 0..n
             f0 = F0[..., n, :]
-            X = (mem.regroup(n) * scale) @ F0[..., :n, :]  # sum_{k in b} beta^{n-k} S_k
+            X = (mem.regroup(n) * past) @ F0[..., :n, :]  # sum_{k in b} c_{n,k} S_k
             HX = hv(X, f0)  # (m, p, 2)
-            f1 = HX[..., 0].sum(axis=-2) + (U[n] @ HX[..., 1]) / 2
+            f1 = HX[..., 0].sum(axis=-2) + (C[n] @ HX[..., 1]) / 2
             return f0 + b.h * f1
 
         field.vectorized = True  # type: ignore[attr-defined]
@@ -249,11 +262,100 @@ class HeavyBallField:
 
 
 @dataclass(frozen=True)
+class HeavyBallField:
+    """Heavy ball by the recipe (mini-batch; Ghosh et al. on a full batch): :class:`MomentumField`
+    with ``c_{n,k} = beta^{n-k}``."""
+
+    beta: float
+    name: str = "corrected"
+
+    def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
+        return MomentumField(self.beta, name=self.name).bind(problem, h, N, ctx)
+
+
+@dataclass(frozen=True)
+class AdaptiveField:
+    """One body for the Adam family: Adam (Theorem 3.6), RMSProp (Theorem 3.3), eps outside the
+    root, Adam without bias correction, decoupled weight decay (AdamW); ``docs/theory.md``,
+    sections 5, 6 and 9.
+
+    Bias-corrected (``bias_correction``) or plain averages ``M^l = C_beta[l] @ G`` and
+    ``nu^l = C_rho[l] @ G^2``; ``beta = 0`` without bias correction gives ``M^l = g_l``
+    (RMSProp).  The denominator is ``D = R = sqrt(nu + eps)`` (eps inside) or
+    ``D = Q = sqrt(nu) + eps`` (``eps_outside``), and the derivative of ``1/D`` in ``nu`` is
+    ``-1/(2 D S)`` with ``S = R^2`` or ``S = N Q``, ``N = sqrt(nu)``.  With
+    ``W_l = M^l/D^l + wd theta``, ``S_k = sum_{l=k}^{n-1} W_l`` and ``L, Lbar, P, Pbar`` of
+    Theorem 3.6 (``V -> W``)::
+
+        f_n = -M^n/D^n - wd theta + h [M^n (2P + Pbar)/(2 D^n S^n) - (2L + Lbar)/(2 D^n) - wd/2 W_n]
+
+    Evaluated with two Hessian products per batch: with ``Za_b = sum_{k in b} a_k (S_k + W_n/2)``
+    and ``Zb_b`` likewise with ``b_k`` (rows of one product ``weights(n) @ W``),
+    ``(2L + Lbar)/2 = sum_b H_b Za_b`` and ``(2P + Pbar)/2 = sum_b g_b (H_b Zb_b)``.
+    """
+
+    beta: float
+    rho: float
+    eps: float
+    wd: float = 0.0
+    bias_correction: bool = True
+    eps_outside: bool = False
+    name: str = "corrected"
+
+    def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
+        b = History(problem, h, N, ctx)
+        eps, wd = ctx.scalar(self.eps), ctx.scalar(self.wd)
+        mb = b.memory(ctx.scalar(self.beta), bias_corrected=self.bias_correction)
+        mr = b.memory(ctx.scalar(self.rho), bias_corrected=self.bias_correction)
+        Cb, Cr = mb.C, mr.C
+        m, half = b.m, 1 / ctx.scalar(2)
+        corrected, outside, decay = self.name == "corrected", self.eps_outside, self.wd != 0
+        cached: list[Any] = [None, None]  # (n, weights): the solver asks for one n many times
+
+        def weights(n: int) -> np.ndarray:
+            """``(2m, n+1)``: rows ``2b``, ``2b+1`` of ``weights(n) @ W[:n+1]`` are ``Za_b``, ``Zb_b``."""
+            if cached[0] != n:
+                Z = ctx.zeros((m, 2, n + 1))
+                Z[:, 0, :n], Z[:, 0, n] = mb.regroup(n), Cb[n] * half
+                Z[:, 1, :n], Z[:, 1, n] = mr.regroup(n), Cr[n] * half
+                cached[:] = n, Z.reshape(2 * m, n + 1)
+            return cached[1]
+
+        def denominators(nu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """``(D, S)``: ``(R, R^2)`` with eps inside, ``(N + eps, N (N + eps))`` outside."""
+            if outside:
+                root = ctx.sqrt(nu)
+                return root + eps, root * (root + eps)
+            R = ctx.sqrt(nu + eps)
+            return R, R * R
+
+        def field(n: int, theta: np.ndarray) -> np.ndarray:
+            if not corrected:
+                G = b.grads(n, theta)
+                f0 = -(Cb[n] @ G) / denominators(Cr[n] @ (G * G))[0]
+                return f0 - wd * theta if decay else f0
+            G, hv = b.curvature(n, theta)
+            M = Cb[: n + 1] @ G  # M^l, l = 0..n
+            D, S = denominators(Cr[: n + 1] @ (G * G))
+            W = M / D + wd * theta[..., None, :] if decay else M / D  # W_l = -f_l^0
+            Mn, Dn, Sn = M[..., n, :], D[..., n, :], S[..., n, :]
+            Z = (weights(n) @ W).reshape((*G.shape[:-1], 2, -1)).swapaxes(-1, -2)  # (m, p, 2)
+            HZ = hv(stacked=Z)
+            L2 = HZ[..., 0].sum(axis=-2)  # (2L + Lbar) / 2
+            P2 = (G * HZ[..., 1]).sum(axis=-2)  # (2P + Pbar) / 2
+            f = (b.h * (Mn * P2 / Sn - L2) - Mn) / Dn
+            return f - wd * (theta + b.h * half * W[..., n, :]) if decay else f
+
+        field.vectorized = True  # type: ignore[attr-defined]
+        return field
+
+
+@dataclass(frozen=True)
 class RMSPropField:
-    """RMSProp, Theorem 3.3.  With ``w_k = rho^{n-k}(1-rho)``:
-    ``R^n = sqrt(sum_k w_k g_k^2 + eps)``, ``V_l = g_l / R^l``, ``S_k = sum_{l=k}^{n-1} V_l``,
-    ``P = sum_k w_k g_k (H_k S_k)``, ``Pbar = sum_k w_k g_k (H_k V_n)`` and
-    ``f_n = -g_n/R^n + h [g_n (2P + Pbar)/(2 (R^n)^3) - H_n V_n / (2 R^n)]``.
+    """RMSProp, Theorem 3.3 (:class:`AdaptiveField` with ``beta = 0``, no bias correction).  With
+    ``w_k = rho^{n-k}(1-rho)``: ``R^n = sqrt(sum_k w_k g_k^2 + eps)``, ``V_l = g_l / R^l``,
+    ``S_k = sum_{l=k}^{n-1} V_l``, ``P = sum_k w_k g_k (H_k S_k)``, ``Pbar = sum_k w_k g_k (H_k V_n)``
+    and ``f_n = -g_n/R^n + h [g_n (2P + Pbar)/(2 (R^n)^3) - H_n V_n / (2 R^n)]``.
     """
 
     rho: float
@@ -261,42 +363,17 @@ class RMSPropField:
     name: str = "corrected"
 
     def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
-        b = History(problem, h, N, ctx)
-        eps = ctx.scalar(self.eps)
-        mem = b.memory(ctx.scalar(self.rho), bias_corrected=False)
-        U, idx = mem.U, b.idx
-        corrected = self.name == "corrected"
-
-        def field(n: int, theta: np.ndarray) -> np.ndarray:
-            if not corrected:
-                G = b.grads(n, theta)
-                return -G[..., idx[n], :] / ctx.sqrt(U[n] @ (G * G) + eps)
-            G, hv = b.curvature(n, theta)
-            R = ctx.sqrt(U[: n + 1] @ (G * G) + eps)  # R^l, l = 0..n
-            V = G[..., idx[: n + 1], :] / R
-            gn, Rn, Vn = G[..., idx[n], :], R[..., n, :], V[..., n, :]
-            X = mem.regroup(n) @ V[..., :n, :]  # sum_{k in b} w_k S_k
-            HX = hv(X, Vn)
-            P = (G * HX[..., 0]).sum(axis=-2)
-            Pbar = U[n] @ (G * HX[..., 1])
-            f1 = gn * (2 * P + Pbar) / (2 * Rn**3) - HX[..., idx[n], :, 1] / (2 * Rn)
-            return -gn / Rn + b.h * f1
-
-        field.vectorized = True  # type: ignore[attr-defined]
-        return field
+        spec = AdaptiveField(0.0, self.rho, self.eps, bias_correction=False, name=self.name)
+        return spec.bind(problem, h, N, ctx)
 
 
 @dataclass(frozen=True)
 class AdamField:
-    """Adam, Theorem 3.6.  With ``a_k = beta^{n-k}(1-beta)/(1-beta^{n+1})``, ``b_k`` likewise in rho,
-    bias-corrected ``M^l``, ``R^l``, ``V_l = M^l/R^l``, ``S_k = sum_{l=k}^{n-1} V_l``:
-    ``L = sum a_k H_k S_k``, ``Lbar = sum a_k H_k V_n``, ``P = sum b_k g_k (H_k S_k)``,
-    ``Pbar = sum b_k g_k (H_k V_n)`` and
+    """Adam, Theorem 3.6 (:class:`AdaptiveField` with its defaults).  With
+    ``a_k = beta^{n-k}(1-beta)/(1-beta^{n+1})``, ``b_k`` likewise in rho, bias-corrected ``M^l``,
+    ``R^l``, ``V_l = M^l/R^l``, ``S_k = sum_{l=k}^{n-1} V_l``: ``L = sum a_k H_k S_k``,
+    ``Lbar = sum a_k H_k V_n``, ``P = sum b_k g_k (H_k S_k)``, ``Pbar = sum b_k g_k (H_k V_n)`` and
     ``f_n = -M^n/R^n + h [M^n (2P + Pbar)/(2 (R^n)^3) - (2L + Lbar)/(2 R^n)]``.
-
-    Evaluated with two Hessian products per batch: with ``Za_b = sum_{k in b} a_k (S_k + V_n / 2)``
-    and ``Zb_b`` likewise with ``b_k`` (rows of one product ``W @ V``),
-    ``(2L + Lbar)/2 = sum_b H_b Za_b`` and ``(2P + Pbar)/2 = sum_b g_b (H_b Zb_b)``.
     """
 
     beta: float
@@ -305,38 +382,4 @@ class AdamField:
     name: str = "corrected"
 
     def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
-        b = History(problem, h, N, ctx)
-        eps = ctx.scalar(self.eps)
-        mb = b.memory(ctx.scalar(self.beta), bias_corrected=True)
-        mr = b.memory(ctx.scalar(self.rho), bias_corrected=True)
-        Cb, Cr = mb.C, mr.C
-        m, half = b.m, 1 / ctx.scalar(2)
-        corrected = self.name == "corrected"
-        cached: list[Any] = [None, None]  # (n, W): the solver asks for one n many times
-
-        def weights(n: int) -> np.ndarray:
-            """``W``, shape ``(2m, n+1)``: rows ``2b``, ``2b+1`` of ``W @ V[:n+1]`` are ``Za_b``, ``Zb_b``."""
-            if cached[0] != n:
-                W = ctx.zeros((m, 2, n + 1))
-                W[:, 0, :n], W[:, 0, n] = mb.regroup(n), Cb[n] * half
-                W[:, 1, :n], W[:, 1, n] = mr.regroup(n), Cr[n] * half
-                cached[:] = n, W.reshape(2 * m, n + 1)
-            return cached[1]
-
-        def field(n: int, theta: np.ndarray) -> np.ndarray:
-            if not corrected:
-                G = b.grads(n, theta)
-                return -(Cb[n] @ G) / ctx.sqrt(Cr[n] @ (G * G) + eps)
-            G, hv = b.curvature(n, theta)
-            M = Cb[: n + 1] @ G  # M^l, l = 0..n
-            R = ctx.sqrt(Cr[: n + 1] @ (G * G) + eps)
-            V = M / R
-            Mn, Rn = M[..., n, :], R[..., n, :]
-            Z = (weights(n) @ V).reshape((*G.shape[:-1], 2, -1)).swapaxes(-1, -2)  # (m, p, 2): Za_b, Zb_b
-            HZ = hv(stacked=Z)
-            L2 = HZ[..., 0].sum(axis=-2)  # (2L + Lbar) / 2
-            P2 = (G * HZ[..., 1]).sum(axis=-2)  # (2P + Pbar) / 2
-            return (b.h * (Mn * P2 / (Rn * Rn) - L2) - Mn) / Rn
-
-        field.vectorized = True  # type: ignore[attr-defined]
-        return field
+        return AdaptiveField(self.beta, self.rho, self.eps, name=self.name).bind(problem, h, N, ctx)

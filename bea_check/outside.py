@@ -43,9 +43,9 @@ import numpy as np
 from .extend import (
     F64,
     AdamState,
+    AdaptiveField,
     BoundField,
     Context,
-    History,
     Polynomial,
     Problem,
     Range,
@@ -120,44 +120,24 @@ class AdamOutside:
 class RMSPropOutsideField:
     """RMSProp, eps outside: with ``w_k = rho^{n-k}(1-rho)``, ``N^l = sqrt(sum_k w_k g_k^2)``,
     ``Q = N + eps``, ``V_l = g_l/Q^l``, ``P = sum_k w_k g_k (H_k S_k)``, ``Pbar = sum_k w_k g_k (H_k V_n)``:
-    ``f_n = -g_n/Q^n + h [g_n (2P + Pbar)/(2 N^n (Q^n)^2) - H_n V_n/(2 Q^n)]``."""
+    ``f_n = -g_n/Q^n + h [g_n (2P + Pbar)/(2 N^n (Q^n)^2) - H_n V_n/(2 Q^n)]``
+    (:class:`~bea_check.fields.AdaptiveField` with ``beta = 0``, no bias correction, ``eps_outside``)."""
 
     rho: float
     eps: float
     name: str = "corrected"
 
     def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
-        b = History(problem, h, N, ctx)
-        eps = ctx.scalar(self.eps)
-        mem = b.memory(ctx.scalar(self.rho), bias_corrected=False)
-        U, idx = mem.U, b.idx
-        corrected = self.name == "corrected"
-
-        def field(n: int, theta: np.ndarray) -> np.ndarray:
-            if not corrected:
-                G = b.grads(n, theta)
-                return -G[..., idx[n], :] / (ctx.sqrt(U[n] @ (G * G)) + eps)
-            G, hv = b.curvature(n, theta)
-            Nr = ctx.sqrt(U[: n + 1] @ (G * G))  # N^l, l = 0..n
-            Q = Nr + eps
-            V = G[..., idx[: n + 1], :] / Q
-            gn, Nn, Qn, Vn = G[..., idx[n], :], Nr[..., n, :], Q[..., n, :], V[..., n, :]
-            X = mem.regroup(n) @ V[..., :n, :]  # sum_{k in b} w_k S_k
-            HX = hv(X, Vn)
-            P = (G * HX[..., 0]).sum(axis=-2)
-            Pbar = U[n] @ (G * HX[..., 1])
-            f1 = gn * (2 * P + Pbar) / (2 * Nn * Qn * Qn) - HX[..., idx[n], :, 1] / (2 * Qn)
-            return -gn / Qn + b.h * f1
-
-        field.vectorized = True  # type: ignore[attr-defined]
-        return field
+        spec = AdaptiveField(0.0, self.rho, self.eps, bias_correction=False, eps_outside=True, name=self.name)
+        return spec.bind(problem, h, N, ctx)
 
 
 @dataclass(frozen=True)
 class AdamOutsideField:
     """Adam, eps outside: bias-corrected ``M^l``, ``N^l = sqrt(nuhat^l)``, ``Q = N + eps``, ``V_l = M^l/Q^l``,
     ``L, Lbar, P, Pbar`` as in Theorem 3.6:
-    ``f_n = -M^n/Q^n + h [M^n (2P + Pbar)/(2 N^n (Q^n)^2) - (2L + Lbar)/(2 Q^n)]``."""
+    ``f_n = -M^n/Q^n + h [M^n (2P + Pbar)/(2 N^n (Q^n)^2) - (2L + Lbar)/(2 Q^n)]``
+    (:class:`~bea_check.fields.AdaptiveField` with ``eps_outside``)."""
 
     beta: float
     rho: float
@@ -165,35 +145,8 @@ class AdamOutsideField:
     name: str = "corrected"
 
     def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
-        b = History(problem, h, N, ctx)
-        eps = ctx.scalar(self.eps)
-        mb = b.memory(ctx.scalar(self.beta), bias_corrected=True)
-        mr = b.memory(ctx.scalar(self.rho), bias_corrected=True)
-        Cb, Cr = mb.C, mr.C
-        corrected = self.name == "corrected"
-
-        def field(n: int, theta: np.ndarray) -> np.ndarray:
-            if not corrected:
-                G = b.grads(n, theta)
-                return -(Cb[n] @ G) / (ctx.sqrt(Cr[n] @ (G * G)) + eps)
-            G, hv = b.curvature(n, theta)
-            M = Cb[: n + 1] @ G  # M^l, l = 0..n
-            Nr = ctx.sqrt(Cr[: n + 1] @ (G * G))  # N^l
-            Q = Nr + eps
-            V = M / Q
-            Mn, Nn, Qn, Vn = M[..., n, :], Nr[..., n, :], Q[..., n, :], V[..., n, :]
-            Xa = mb.regroup(n) @ V[..., :n, :]  # sum_{k in b} a_k S_k
-            Xb = mr.regroup(n) @ V[..., :n, :]  # sum_{k in b} b_k S_k
-            HX = hv(Xa, Xb, Vn)
-            L = HX[..., 0].sum(axis=-2)
-            Lbar = Cb[n] @ HX[..., 2]
-            P = (G * HX[..., 1]).sum(axis=-2)
-            Pbar = Cr[n] @ (G * HX[..., 2])
-            f1 = Mn * (2 * P + Pbar) / (2 * Nn * Qn * Qn) - (2 * L + Lbar) / (2 * Qn)
-            return -Mn / Qn + b.h * f1
-
-        field.vectorized = True  # type: ignore[attr-defined]
-        return field
+        spec = AdaptiveField(self.beta, self.rho, self.eps, eps_outside=True, name=self.name)
+        return spec.bind(problem, h, N, ctx)
 
 
 # --------------------------------------------------------------------------- the claim's domain
