@@ -56,6 +56,9 @@ __all__ = [
 
 BoundField = Callable[[int, np.ndarray], np.ndarray]
 
+TERMS = ("both", "memory", "steps")
+"""The parts of the correction :class:`AdaptiveField` keeps: ``f_n^1 = Delta_n - 1/2 (grad f_n^0) f_n^0``."""
+
 
 class FieldSpec(Protocol):
     """A (piecewise) modified field, bound to a problem, step size and precision on demand."""
@@ -289,6 +292,11 @@ class AdaptiveField:
 
         f_n = -M^n/D^n - wd theta + h [M^n (2P + Pbar)/(2 D^n S^n) - (2L + Lbar)/(2 D^n) - wd/2 W_n]
 
+    ``f_n^1 = Delta_n - 1/2 (grad f_n^0) f_n^0`` (``docs/theory.md``, section 2): ``terms`` keeps
+    both (default), only the memory term ``Delta_n`` (``"memory"``: the ``S_k`` sums) or only the
+    term of the nonzero steps (``"steps"``: the ``W_n/2`` parts and ``-wd/2 W_n``), which
+    Remark 3.4 reads apart (:mod:`bea_check.remark34`).
+
     Evaluated with two Hessian products per batch: with ``Za_b = sum_{k in b} a_k (S_k + W_n/2)``
     and ``Zb_b`` likewise with ``b_k`` (rows of one product ``weights(n) @ W``),
     ``(2L + Lbar)/2 = sum_b H_b Za_b`` and ``(2P + Pbar)/2 = sum_b g_b (H_b Zb_b)``.
@@ -301,10 +309,16 @@ class AdaptiveField:
     bias_correction: bool = True
     eps_outside: bool = False
     name: str = "corrected"
+    terms: str = "both"
+
+    def __post_init__(self) -> None:
+        if self.terms not in TERMS:
+            raise ValueError(f"terms must be one of {TERMS}, got {self.terms!r}")
 
     def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> BoundField:
         b = History(problem, h, N, ctx)
         eps, wd = ctx.scalar(self.eps), ctx.scalar(self.wd)
+        memory, steps = self.terms in ("both", "memory"), self.terms in ("both", "steps")
         mb = b.memory(ctx.scalar(self.beta), bias_corrected=self.bias_correction)
         mr = b.memory(ctx.scalar(self.rho), bias_corrected=self.bias_correction)
         Cb, Cr = mb.C, mr.C
@@ -316,8 +330,10 @@ class AdaptiveField:
             """``(2m, n+1)``: rows ``2b``, ``2b+1`` of ``weights(n) @ W[:n+1]`` are ``Za_b``, ``Zb_b``."""
             if cached[0] != n:
                 Z = ctx.zeros((m, 2, n + 1))
-                Z[:, 0, :n], Z[:, 0, n] = mb.regroup(n), Cb[n] * half
-                Z[:, 1, :n], Z[:, 1, n] = mr.regroup(n), Cr[n] * half
+                if memory:
+                    Z[:, 0, :n], Z[:, 1, :n] = mb.regroup(n), mr.regroup(n)
+                if steps:
+                    Z[:, 0, n], Z[:, 1, n] = Cb[n] * half, Cr[n] * half
                 cached[:] = n, Z.reshape(2 * m, n + 1)
             return cached[1]
 
@@ -344,7 +360,9 @@ class AdaptiveField:
             L2 = HZ[..., 0].sum(axis=-2)  # (2L + Lbar) / 2
             P2 = (G * HZ[..., 1]).sum(axis=-2)  # (2P + Pbar) / 2
             f = (b.h * (Mn * P2 / Sn - L2) - Mn) / Dn
-            return f - wd * (theta + b.h * half * W[..., n, :]) if decay else f
+            if not decay:
+                return f
+            return f - wd * (theta + b.h * half * W[..., n, :]) if steps else f - wd * theta
 
         field.vectorized = True  # type: ignore[attr-defined]
         return field

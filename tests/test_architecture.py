@@ -36,6 +36,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "auto",
             "inconclusive",
             "limits",
+            "remark34",
             "eps_constant",
             "ghosh",
             "smith",
