@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,12 +48,15 @@ from .problems import FullBatch, Problem
 from .study import OrderStudy, claim_holds, run_order_study
 
 __all__ = [
+    "AUTO_START",
     "FULL_BATCH_TOL_F64",
     "FULL_BATCH_TOL_MP",
+    "AutoStudy",
     "CheckFailed",
     "CheckInconclusive",
     "DeterminismEvidence",
     "ReductionEvidence",
+    "auto_order_study",
     "check_determinism",
     "check_full_batch_reduction",
     "check_global_order",
@@ -197,6 +201,101 @@ def check_leading_has_order_one(
         tol=tol,
         finest=finest,
     )
+
+
+# --------------------------------------------------------------------------- the asymptotic range, found
+
+AUTO_START = 8
+"""``--steps auto`` starts from ``h_0 = T / AUTO_START`` and its halvings ``h_0/2, h_0/4, h_0/8``."""
+
+
+@dataclass(frozen=True)
+class AutoStudy:
+    """What :func:`auto_order_study` did: every study run (coarse to refined), the last one's
+    verdict, and why it stopped."""
+
+    studies: list[OrderStudy]
+    budget: float
+    seconds: float
+    stopped: str
+
+    @property
+    def study(self) -> OrderStudy:
+        return self.studies[-1]
+
+    def format_log(self) -> str:
+        """One line per study: its steps (as ``T/h`` step counts) and verdict."""
+        lines = [f"steps auto (budget {self.budget:g} s): {len(self.studies)} studies, {self.seconds:.1f} s"]
+        for s in self.studies:
+            counts = ", ".join(str(round(s.horizon / h)) for h in s.steps)
+            took = s.timings.get("total", math.nan)
+            lines.append(f"  N = {counts}: {s.verdict} ({took:.1f} s)")
+        lines.append(f"  stopped: {self.stopped}")
+        return "\n".join(lines)
+
+
+def auto_order_study(
+    method: Method | str,
+    field: str,
+    problem: Problem,
+    hparams: Mapping[str, float],
+    *,
+    horizon: float,
+    budget: float,
+    ctx: Context = F64,
+    expected_order: float | None = None,
+    mode: str = "at_least",
+    tol: float = 0.15,
+    substeps: int = 1,
+    clock: Any = time.perf_counter,
+) -> AutoStudy:
+    """Find the asymptotic range of step sizes by itself, within ``budget`` seconds.
+
+    Starts from ``T/8, T/16, T/32, T/64`` and, while the verdict is ``"pre-asymptotic"``, refines
+    as :func:`check_global_order` does: drops the largest step when the finest pairwise order
+    already meets the claim (at least four steps remain), else appends a halved step.  Before
+    each refined study it predicts the study's time from the measured ones (the last study's
+    time times the growth between the last two, at least 2; 4 after the first) and stops
+    instead when the prediction would overrun ``budget``: the last study then stays
+    ``"pre-asymptotic"`` and ``stopped`` says why.  Every other verdict ends the search.
+    ``expected_order`` defaults to the method's claim for ``field``.  ``Inconclusive`` from a
+    study propagates.  ``clock`` is for tests.
+    """
+    if not (isinstance(budget, (int, float)) and math.isfinite(budget) and budget > 0):
+        raise InvalidInput(f"budget must be a positive number of seconds, got {budget!r}")
+    m = _method(method)
+    if expected_order is None:
+        expected_order = m.claims.get(field)
+    t_start = clock()
+    h0 = float(horizon) / AUTO_START
+    hs = [h0 / 2**k for k in range(4)]
+    studies: list[OrderStudy] = []
+    times: list[float] = []
+    while True:
+        t0 = clock()
+        study = run_order_study(
+            m, field, problem, hparams, hs, horizon, ctx,
+            expected_order=expected_order, tol=tol, mode=mode, substeps=substeps,
+        )  # fmt: skip
+        times.append(clock() - t0)
+        studies.append(study)
+        if study.verdict != "pre-asymptotic":
+            stopped = f"verdict {study.verdict}"
+            break
+        q = study.pairwise_orders[-1]
+        drop = len(hs) >= 5 and expected_order is not None and claim_holds(q, expected_order, tol, mode)
+        growth = max(2.0, times[-1] / times[-2]) if len(times) >= 2 and times[-2] > 0 else 4.0
+        predicted = times[-1] * (1.0 if drop else growth)
+        spent = clock() - t_start
+        if spent + predicted > budget:
+            stopped = (
+                f"budget: {spent:.1f} s spent, the next study would take about {predicted:.1f} s "
+                f"(measured growth x{growth:.1f} per halving) and overrun {budget:g} s; "
+                "the range is still pre-asymptotic"
+            )
+            break
+        hs = hs[1:] if drop else [*hs, hs[-1] / 2]
+    return AutoStudy(studies, float(budget), clock() - t_start, stopped)
 
 
 # --------------------------------------------------------------------------- full-batch closed forms

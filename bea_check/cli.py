@@ -219,7 +219,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--steps",
         default=",".join(str(h) for h in d["steps"]),
         help="comma-separated distinct positive step sizes (at least two); they are sorted "
-        "in descending order everywhere, in the study and in the output (default: %(default)s)",
+        "in descending order everywhere, in the study and in the output (default: %(default)s); "
+        "or 'auto': start from T/8..T/64 and halve until the pairwise orders settle, within --budget",
+    )
+    g.add_argument(
+        "--budget",
+        type=finite_float,
+        default=None,
+        metavar="SECONDS",
+        help="with --steps auto: stop refining when the next study (its time predicted from the "
+        "measured ones) would overrun this many seconds; the verdict then stays pre-asymptotic "
+        "(default: 600)",
     )
     g.add_argument(
         "--horizon",
@@ -480,12 +490,25 @@ def _cmd_verify(args: argparse.Namespace) -> tuple[int, str]:
 # --------------------------------------------------------------------------- order
 
 
-def _check_order_args(args: argparse.Namespace) -> tuple[float, ...]:
-    """The checks that belong to the CLI itself; returns the sorted steps."""
-    steps = parse_steps(args.steps)
+AUTO_BUDGET = 600.0
+"""Default ``--budget`` of ``--steps auto``, seconds."""
+
+
+def _check_order_args(args: argparse.Namespace) -> tuple[float, ...] | None:
+    """The checks that belong to the CLI itself; returns the sorted steps (None: ``--steps auto``)."""
+    auto = args.steps.strip() == "auto"
+    if args.budget is not None and not auto:
+        raise InvalidInput("--budget applies to --steps auto only")
+    if args.budget is not None and args.budget <= 0:
+        raise InvalidInput(f"--budget must be > 0 seconds, got {args.budget!r}")
+    if auto and args.no_claim:
+        raise InvalidInput(
+            "--steps auto needs a claim to tell when the orders have settled (drop --no-claim)"
+        )
+    steps = None if auto else parse_steps(args.steps)
     if args.horizon <= 0:
         raise InvalidInput(f"--horizon must be > 0, got {args.horizon!r}")
-    if args.horizon < steps[0]:
+    if steps is not None and args.horizon < steps[0]:
         raise InvalidInput(f"--horizon {args.horizon!r} is shorter than the step {steps[0]!r}")
     if args.loss is not None and args.loss_file is not None:
         raise InvalidInput("--loss and --loss-file exclude each other (give one)")
@@ -557,19 +580,39 @@ def _cmd_order(args: argparse.Namespace) -> tuple[int, str]:
                 f"{method.name}'s {args.field} field is claimed on a full batch only; "
                 f"the problem has {len(problem.losses)} batches (use --batches 1)"
             )
-        study = run_order_study(
-            method,
-            args.field,
-            problem,
-            hparams,
-            steps,
-            args.horizon,
-            ctx,
-            expected_order=expected,
-            tol=args.tol,
-            mode=mode,
-            substeps=args.substeps,
-        )
+        auto = None
+        if steps is None:
+            from .checks import auto_order_study
+
+            auto = auto_order_study(
+                method,
+                args.field,
+                problem,
+                hparams,
+                horizon=args.horizon,
+                budget=AUTO_BUDGET if args.budget is None else args.budget,
+                ctx=ctx,
+                expected_order=expected,
+                mode=mode,
+                tol=args.tol,
+                substeps=args.substeps,
+            )
+            study = auto.study
+            steps = tuple(study.steps)
+        else:
+            study = run_order_study(
+                method,
+                args.field,
+                problem,
+                hparams,
+                steps,
+                args.horizon,
+                ctx,
+                expected_order=expected,
+                tol=args.tol,
+                mode=mode,
+                substeps=args.substeps,
+            )
         if args.plot is not None:
             _plot_order(args, method, problem, hparams, steps, ctx, study)
     elapsed = time.perf_counter() - t0
@@ -591,6 +634,13 @@ def _cmd_order(args: argparse.Namespace) -> tuple[int, str]:
         out.setdefault("seed", args.seed)
         out.setdefault("steps", list(steps))
         out.setdefault("verdict", study.verdict)
+        if auto is not None:
+            out["auto"] = {
+                "budget": auto.budget,
+                "seconds": auto.seconds,
+                "stopped": auto.stopped,
+                "studies": [{"steps": list(x.steps), "verdict": x.verdict} for x in auto.studies],
+            }
         timings = out.get("timings")
         if isinstance(timings, dict):
             timings.setdefault("cli_total", elapsed)
@@ -598,7 +648,8 @@ def _cmd_order(args: argparse.Namespace) -> tuple[int, str]:
             out.setdefault("timings", {"cli_total": elapsed})
         out["exit_code"] = code
         return code, json.dumps(jsonable(out), allow_nan=False)
-    return code, study.format_table().rstrip("\n")
+    table = study.format_table().rstrip("\n")
+    return code, table if auto is None else f"{auto.format_log()}\n{table}"
 
 
 def _plot_order(

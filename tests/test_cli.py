@@ -491,3 +491,50 @@ def test_building_the_parser_imports_no_numerical_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"building the parser imported {out.stdout.strip()}"
+
+
+# --------------------------------------------------------------------------- --steps auto
+
+
+def test_steps_auto_finds_the_range_and_reports_its_search(capsys):
+    code, out, _ = run(
+        capsys, ["order", "--method", "adam", "--loss", "polynomial", "--steps", "auto", "--json"]
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert data["verdict"] == "pass" and data["auto"]["stopped"] == "verdict pass"
+    assert data["auto"]["studies"][-1]["steps"] == data["steps"] == [0.05, 0.025, 0.0125, 0.00625]
+
+
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--budget", "10"], "--budget applies to --steps auto only"),
+        (["--steps", "auto", "--budget", "0"], "> 0"),
+        (["--steps", "auto", "--no-claim"], "needs a claim"),
+    ],
+)
+def test_budget_is_checked_before_any_work(capsys, extra, message):
+    assert_one_line_error(*run(capsys, [*FAST_ADAM, *extra]), message)
+
+
+def test_steps_auto_stops_at_the_budget_and_stays_pre_asymptotic():
+    """A clock on which every study takes 100 s: with a 150 s budget the refinement predicted
+    after the first study (x4: 400 s) would overrun, so the search stops there, honestly."""
+    from bea_check.checks import auto_order_study
+    from bea_check.problems import builtin_problem
+
+    ticks = iter(range(0, 10**6, 50))  # each clock() call advances 50 s: a study spans two calls
+    hp = {"beta": 0.9, "rho": 0.999, "eps": 1e-8}
+    res = auto_order_study(
+        "adam",
+        "corrected",
+        builtin_problem("tanh-net", batches=3),
+        hp,
+        horizon=0.1,
+        budget=150,
+        clock=lambda: next(ticks),
+    )
+    assert len(res.studies) == 1 and res.study.verdict == "pre-asymptotic"
+    assert res.stopped.startswith("budget:") and "still pre-asymptotic" in res.stopped
+    assert "stopped: budget" in res.format_log()
