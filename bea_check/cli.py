@@ -11,13 +11,15 @@ the exit codes of :mod:`bea_check.cli_common`:
   expensive work, nothing written;
 * 3 -- inconclusive: :class:`~bea_check.errors.Inconclusive` (the numerics cannot support a
   verdict), or a claimed order whose verdict is ``pre-asymptotic`` or ``round-off``;
+* 4 -- internal error: an unexpected exception (a bug in bea-check or in a plug-in's code),
+  its traceback and one line ``bea-check: internal error: ...`` on stderr; never 1;
 * 130 -- interrupted (Ctrl-C): one line ``bea-check: interrupted``, no traceback.
 
 The CLI parses and checks its own arguments (steps, horizon, option combinations, output
 paths through :mod:`bea_check.outfiles`) and delegates the rest (method and hyperparameter
 ranges, fields, losses, loss files) to the library.  Caught: :class:`~bea_check.errors.BeaCheckError`,
 ``OSError`` (I/O, exit 2), and the checks' ``CheckFailed`` / ``CheckInconclusive`` (exit 1 / 3)
-should a subcommand let one through; anything else is a bug and keeps its traceback.
+should a subcommand let one through; anything else is a bug: its traceback, exit 4.
 Output is written only once everything has been computed, so an error never leaves a
 half-written table, JSON object or figure behind.
 """
@@ -36,6 +38,7 @@ from typing import Any, NoReturn
 from .cli_common import (
     EXIT_FAIL,
     EXIT_INCONCLUSIVE,
+    EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_INVALID,
     EXIT_OK,
@@ -679,6 +682,19 @@ def _error(message: str) -> int:
     return EXIT_INVALID
 
 
+def _internal(e: BaseException) -> int:
+    """An unexpected exception: its traceback, one summary line, :data:`EXIT_INTERNAL`."""
+    import traceback
+
+    traceback.print_exception(e, file=sys.stderr)
+    print(
+        f"{PROG}: internal error: {one_line(f'{type(e).__name__}: {e}')} (exit {EXIT_INTERNAL}: not a "
+        "verdict; the traceback above says where)",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL
+
+
 def _os_error(e: OSError) -> str:
     where = f"{e.filename}: " if e.filename else ""
     return f"{where}{e.strerror or e}"
@@ -729,7 +745,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if isinstance(e, CheckFailed):
                 code, text = EXIT_FAIL, str(e)
             else:
-                raise
+                return _internal(e)
+        except Exception as e:  # a bug (in bea-check or a plug-in's code): never a verdict's code
+            return _internal(e)
         failed = _print(text)
         return code if failed is None else failed
     except KeyboardInterrupt:

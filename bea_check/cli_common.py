@@ -9,6 +9,9 @@ Exit codes (the same for every subcommand, so that a CI gate can trust them):
   ``bea-check: error: ...`` on stderr, refused before any expensive work, nothing written;
 * :data:`EXIT_INCONCLUSIVE` (3) -- the numerics cannot support a verdict (solver error too
   large, ``pre-asymptotic`` or ``round-off`` verdict of a claimed order);
+* :data:`EXIT_INTERNAL` (4) -- bea-check itself (or a plug-in's code) raised an unexpected
+  exception: its traceback and one line ``bea-check: internal error: ...`` on stderr.  Never 1,
+  which promises a failed claim;
 * :data:`EXIT_INTERRUPTED` (130) -- Ctrl-C: one line ``bea-check: interrupted``.
 
 Only the standard library and :mod:`bea_check.errors` are imported here: parsing and
@@ -28,6 +31,7 @@ from .errors import InvalidInput
 __all__ = [
     "EXIT_FAIL",
     "EXIT_INCONCLUSIVE",
+    "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
     "EXIT_INVALID",
     "EXIT_OK",
@@ -46,6 +50,8 @@ __all__ = [
 
 PROG = "bea-check"
 EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_INCONCLUSIVE = 0, 1, 2, 3
+EXIT_INTERNAL = 4
+"""An unexpected exception (a bug): not a verdict, so neither 1 nor 3."""
 EXIT_INTERRUPTED = 130
 """128 + SIGINT, the shell's status of a command stopped by Ctrl-C."""
 
@@ -66,6 +72,7 @@ def exit_status(ok: str, fail: str | None = None, inconclusive: str | None = Non
     parts.append("2 bad input or an I/O error (one line on stderr, nothing written)")
     if inconclusive is not None:
         parts.append(f"3 inconclusive ({inconclusive})")
+    parts.append("4 internal error (a traceback on stderr)")
     parts.append("130 interrupted (Ctrl-C)")
     return "Exit status: " + "; ".join(parts) + "."
 

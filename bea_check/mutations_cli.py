@@ -21,7 +21,7 @@ def add_parser(sub: Any) -> None:
             "Hypothesis-drawn instances and report caught/missed with the observed order and the time; the "
             "correct fields run the same checks with the same seeds (no false alarm). Exit status: 0 every "
             "slip caught where expected and no false alarm, 1 otherwise, 2 bad input, 3 only inconclusive "
-            "cells deviate."
+            "cells deviate, 4 internal error, 130 interrupted."
         ),
     )
     p.add_argument(

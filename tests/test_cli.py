@@ -239,17 +239,6 @@ def test_inconclusive_exit_3(capsys, monkeypatch):
     assert err.count("\n") == 1 and "solver error" in err and err.startswith("bea-check: ")
 
 
-def test_programming_errors_keep_their_traceback(capsys, monkeypatch):
-    import bea_check.study
-
-    def broken(*args, **kwargs):
-        raise ZeroDivisionError("a bug")
-
-    monkeypatch.setattr(bea_check.study, "run_order_study", broken)
-    with pytest.raises(ZeroDivisionError):
-        main(FAST)
-
-
 def test_json_is_strict_and_plain():
     import numpy as np
 
@@ -538,3 +527,29 @@ def test_steps_auto_stops_at_the_budget_and_stays_pre_asymptotic():
     assert len(res.studies) == 1 and res.study.verdict == "pre-asymptotic"
     assert res.stopped.startswith("budget:") and "still pre-asymptotic" in res.stopped
     assert "stopped: budget" in res.format_log()
+
+
+def test_an_internal_error_exits_4_with_its_traceback_never_1(capsys, monkeypatch):
+    """A bug is not a verdict: exit 4 (a CI gate must not read a crash as a failed claim)."""
+    import bea_check.study
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(bea_check.study, "run_order_study", broken)
+    code, out, err = run(capsys, FAST)
+    assert code == 4 and out == ""
+    assert "Traceback" in err and err.strip().splitlines()[-1].startswith(
+        "bea-check: internal error: ZeroDivisionError"
+    )
+
+
+def test_a_plain_assertion_error_is_internal_too(capsys, monkeypatch):
+    import bea_check.study
+
+    def broken(*args, **kwargs):
+        raise AssertionError("an invariant of bea-check")
+
+    monkeypatch.setattr(bea_check.study, "run_order_study", broken)
+    code, _, err = run(capsys, FAST)
+    assert code == 4 and "internal error: AssertionError" in err
