@@ -4,8 +4,8 @@
 Examples 3.5 / 3.8), ``signgd`` (claim 4) and ``regimes`` (claim 6), on a built-in full-batch
 problem.  The global orders of the ``limit`` and ``signgd`` fields are ``bea-check order
 --field limit|signgd``.  Exit status as for ``order`` (:mod:`bea_check.cli_common`): 0 pass,
-1 fail, 2 bad input, 3 inconclusive, 4 internal error, 130 interrupted.  Only ``argparse`` is imported with the
-parser; the checks are imported when the command runs.
+1 fail, 2 bad input, 3 inconclusive, 4 internal error, 130 interrupted.  Only ``argparse`` is
+imported with the parser; the checks are imported when the command runs.
 """
 
 from __future__ import annotations

@@ -582,11 +582,11 @@ def run_cell(row: str, column: str, max_examples: int = 3, seed: int = 0) -> Cel
     from .catalogue import recording
     from .checks import CheckFailed, CheckInconclusive
     from .methods import get_method
-    from .verify import preload
+    from .pytest_plugin import preload
 
     if column not in COLUMNS:
         raise InvalidInput(f"unknown check {column!r} (choose from {', '.join(COLUMNS)})")
-    preload()  # the same draws in every process (see bea_check.verify.preload)
+    preload()  # the same draws in every process (see bea_check.pytest_plugin.preload)
     col = COLUMNS[column]
     slip = SLIPS.get(row)
     base = get_method(slip.method if slip else row)

@@ -39,6 +39,7 @@ from .catalogue import CATALOGUE, recording
 from .errors import InvalidInput
 from .methods import METHODS, get_method, load_plugin
 from .outfiles import atomic_write, check_output_dir
+from .pytest_plugin import preload
 from .runner import hypothesis_storage, run_tasks
 
 __all__ = [
@@ -183,23 +184,6 @@ def _profile_settings(profile: str) -> dict[str, Any]:
     return {
         k: v for k, v in PROFILES[profile].items() if k not in ("derandomize", "max_examples", "database")
     }
-
-
-def preload() -> None:
-    """Import every bea_check module before drawing.
-
-    Hypothesis mixes literals of the loaded local modules into its draws, so the same seed
-    draws other instances when a lazily imported module is or is not loaded yet; loading all
-    of them makes a task's draws the same in every process.
-    """
-    import importlib
-    import pkgutil
-
-    import bea_check
-
-    for info in pkgutil.iter_modules(bea_check.__path__):
-        if info.name not in ("__main__", "properties"):  # not the property suite
-            importlib.import_module(f"bea_check.{info.name}")
 
 
 def _order_of(evidence: Any) -> float | None:
