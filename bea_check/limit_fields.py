@@ -11,8 +11,8 @@ The checks of these claims are in :mod:`bea_check.limits`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -167,71 +167,58 @@ def _bind_parts(
     return field
 
 
+class _LimitField:
+    """What the four ``limit`` fields share: full batch only, ``f = f^0 + h f^1`` from
+    :func:`limit_parts` of :attr:`method` with the dataclass's hyperparameters (``n`` is ignored)."""
+
+    method: ClassVar[str]
+    name: str
+
+    def check_problem(self, problem: Any) -> None:
+        require_full_batch(problem, self.name)
+
+    def bind(self, problem: Any, h: Any, N: int, ctx: Context) -> Callable[[int, np.ndarray], np.ndarray]:
+        hp = {k: v for k, v in asdict(self).items() if k != "name"}  # type: ignore[call-overload]
+        loss = problem.losses[0] if len(problem.losses) == 1 else None
+        return _bind_parts(lambda th: limit_parts(self.method, loss, th, hp, ctx), problem, h, ctx, self.name)
+
+
 @dataclass(frozen=True)
-class AdamLimitField:
+class AdamLimitField(_LimitField):
     """Adam's large-n full-batch field, eq. (8) (full batch only; ``n`` is ignored)."""
 
+    method: ClassVar[str] = "adam"
     beta: float
     rho: float
     eps: float
     name: str = "limit"
 
-    def check_problem(self, problem: Any) -> None:
-        require_full_batch(problem, self.name)
-
-    def bind(self, problem: Any, h: Any, N: int, ctx: Context):
-        hp = {"beta": self.beta, "rho": self.rho, "eps": self.eps}
-        loss = problem.losses[0] if len(problem.losses) == 1 else None
-        return _bind_parts(lambda th: limit_parts("adam", loss, th, hp, ctx), problem, h, ctx, self.name)
-
 
 @dataclass(frozen=True)
-class RMSPropLimitField:
+class RMSPropLimitField(_LimitField):
     """RMSProp's large-n full-batch field (Remark 3.4; eq. (8) with ``beta = 0``)."""
 
+    method: ClassVar[str] = "rmsprop"
     rho: float
     eps: float
     name: str = "limit"
 
-    def check_problem(self, problem: Any) -> None:
-        require_full_batch(problem, self.name)
-
-    def bind(self, problem: Any, h: Any, N: int, ctx: Context):
-        hp = {"rho": self.rho, "eps": self.eps}
-        loss = problem.losses[0] if len(problem.losses) == 1 else None
-        return _bind_parts(lambda th: limit_parts("rmsprop", loss, th, hp, ctx), problem, h, ctx, self.name)
-
 
 @dataclass(frozen=True)
-class HeavyBallLimitField:
+class HeavyBallLimitField(_LimitField):
     """Heavy ball's large-n full-batch field: ``-g/(1-beta) - h (1+beta)/(2(1-beta)^3) H g``."""
 
+    method: ClassVar[str] = "heavy-ball"
     beta: float
     name: str = "limit"
 
-    def check_problem(self, problem: Any) -> None:
-        require_full_batch(problem, self.name)
-
-    def bind(self, problem: Any, h: Any, N: int, ctx: Context):
-        hp = {"beta": self.beta}
-        loss = problem.losses[0] if len(problem.losses) == 1 else None
-        return _bind_parts(
-            lambda th: limit_parts("heavy-ball", loss, th, hp, ctx), problem, h, ctx, self.name
-        )
-
 
 @dataclass(frozen=True)
-class GDLimitField:
+class GDLimitField(_LimitField):
     """GD's field has no ``n``: its large-n limit is Barrett-Dherin's ``-g - h/2 H g`` (full batch)."""
 
+    method: ClassVar[str] = "gd"
     name: str = "limit"
-
-    def check_problem(self, problem: Any) -> None:
-        require_full_batch(problem, self.name)
-
-    def bind(self, problem: Any, h: Any, N: int, ctx: Context):
-        loss = problem.losses[0] if len(problem.losses) == 1 else None
-        return _bind_parts(lambda th: limit_parts("gd", loss, th, {}, ctx), problem, h, ctx, self.name)
 
 
 @dataclass(frozen=True)
