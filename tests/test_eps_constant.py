@@ -191,3 +191,41 @@ def test_checks_on_synthetic_constants():
     one_bad = _synthetic([1.0, math.nan, 10**0.5], ("pass", "pre-asymptotic", "pass"))
     with pytest.raises(CheckInconclusive, match="pre-asymptotic"):
         check_constant_grows(one_bad)
+
+
+def test_a_constant_that_approaches_its_limit_is_bounded():
+    """The thorough-profile false alarm (seed 200): C = 0.00311, 0.00367, 0.00385 at eps = 1e-2 ..
+    1e-3 fits a + uncertainty = 0.143, but the pairwise exponents fall (0.143, 0.041): C tends to
+    0.0039 like C0 - k eps, bounded."""
+    result = measure_eps_constant(
+        "adam",
+        quadratic_problem((1.0, 1.0), (-2.0, -2.0)),
+        {"beta": 0.140625, "rho": 0.3125},
+        EPS,
+        0.3,
+        step_power=0.0,
+        max_step=0.3 / 16,
+    )
+    assert result.exponent + result.uncertainty >= 0.1  # the old rule's fail
+    assert result.pairwise_exponents[-1] <= 0.5 * result.pairwise_exponents[-2]
+    assert check_constant_bounded(result) is result
+
+
+@pytest.mark.parametrize(
+    "constants,outcome",
+    [
+        ([1.0, 10**0.025, 10**0.0375], "pass"),  # exponents 0.05, 0.025: below 0.1 and falling
+        ([1.0, 1.2, 1.1], "pass"),  # a decreasing constant is bounded
+        ([1.0, 10**0.1, 10**0.2], "fail"),  # 0.2, 0.2: growth that persists (flat exponents)
+        ([1.0, 10**0.05, 10**0.15], "fail"),  # 0.1, 0.2: growing faster at the smaller eps
+        ([1.0, 10**0.08, 10**0.125], "inconclusive"),  # 0.16, 0.09: below 0.1 but not halved
+        ([1.0, 10**0.15, 10**0.2], "inconclusive"),  # 0.3, 0.1: falling, not yet below 0.1
+    ],
+)
+def test_bounded_reads_the_pairwise_exponents(constants, outcome):
+    result = _synthetic(constants)
+    if outcome == "pass":
+        assert check_constant_bounded(result) is result
+    else:
+        with pytest.raises(CheckFailed if outcome == "fail" else CheckInconclusive):
+            check_constant_bounded(result)
