@@ -88,6 +88,17 @@ def _problem_name(problem: Any) -> str:
     return str(getattr(problem, "name", problem))
 
 
+def _drop_largest(study: OrderStudy, expected: float | None, tol: float, mode: str, *, keep: int) -> bool:
+    """How a pre-asymptotic study is refined: drop its largest step (True) when the finest pairwise
+    order already meets the claim, so that step lies outside the asymptotic range, and at least
+    ``keep`` steps remain; else (False) add a halved step."""
+    return (
+        expected is not None
+        and len(study.steps) > keep
+        and claim_holds(study.pairwise_orders[-1], expected, tol, mode)
+    )
+
+
 def check_global_order(
     method: Method | str,
     field: str | FieldSpec,
@@ -157,9 +168,8 @@ def check_global_order(
         studies.append(study)
         if study.verdict != "pre-asymptotic":
             break
-        q = study.pairwise_orders[-1]
-        if len(hs) >= 4 and claim_holds(q, expected_order, tol, mode):
-            hs = hs[1:]  # the finest orders meet the claim: the largest step is pre-asymptotic
+        if _drop_largest(study, expected_order, tol, mode, keep=3):
+            hs = hs[1:]
         elif hs[-1] / 2 >= finest * (1 - 1e-12):
             hs.append(hs[-1] / 2)
         else:
@@ -282,8 +292,7 @@ def auto_order_study(
         if study.verdict != "pre-asymptotic":
             stopped = f"verdict {study.verdict}"
             break
-        q = study.pairwise_orders[-1]
-        drop = len(hs) >= 5 and expected_order is not None and claim_holds(q, expected_order, tol, mode)
+        drop = _drop_largest(study, expected_order, tol, mode, keep=4)
         growth = max(2.0, times[-1] / times[-2]) if len(times) >= 2 and times[-2] > 0 else 4.0
         predicted = times[-1] * (1.0 if drop else growth)
         spent = clock() - t_start

@@ -35,6 +35,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from . import figures_cli, limits_cli, mutations_cli, report, special_cli
 from .cli_common import (
     EXIT_FAIL,
     EXIT_INCONCLUSIVE,
@@ -308,19 +309,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     order.set_defaults(run=_cmd_order)
     _add_verify(sub)
-    from .mutations_cli import add_parser as _add_mutations  # the mutation report (bea_check/mutations.py)
-
-    _add_mutations(sub)
-    from .special_cli import add_parsers  # smith, gamma (the special-case checks)
-
-    add_parsers(sub)
-    from .limits_cli import add_parser as _add_limits  # large-n, large-eps, signGD, regimes (limits.py)
-
-    _add_limits(sub)
-    from . import figures_cli, report  # figures (bea_check/section5.py), report (the pictures: plots.py)
-
-    figures_cli.add_parser(sub)
-    report.add_parser(sub)
+    mutations_cli.add_parser(sub)  # the mutation report (bea_check/mutations.py)
+    special_cli.add_parsers(sub)  # smith, gamma (the special-case checks)
+    limits_cli.add_parser(sub)  # large-n, large-eps, signGD, regimes (limits.py)
+    figures_cli.add_parser(sub)  # figures (bea_check/section5.py)
+    report.add_parser(sub)  # report (the pictures: plots.py)
     return parser
 
 

@@ -79,7 +79,9 @@ from typing import Any
 import numpy as np
 
 from .errors import Inconclusive, InvalidInput
-from .solve import steps_in_horizon
+from .methods import get_method
+from .optimizers import run_optimizer
+from .solve import solve_piecewise, steps_in_horizon
 
 __all__ = [
     "FLOOR_MARGIN",
@@ -491,10 +493,6 @@ def run_order_study(
     refined (doubling, up to ``max_substeps``) at every step size whose solver error
     estimate exceeds ``REFINE_MARGIN`` times the smallest measured error.
     """
-    from .methods import get_method
-    from .optimizers import run_optimizer
-    from .solve import solve_piecewise
-
     if isinstance(method, str):
         method = get_method(method)
     hp = method.resolve(**hparams)
