@@ -171,6 +171,23 @@ def test_a_fail_on_settled_orders_is_not_refined(monkeypatch):
     assert len(calls) == 1
 
 
+def test_steps_auto_confirms_a_falling_fail_within_its_budget(monkeypatch):
+    """``--steps auto`` halves on a falling fail too, and says so when the budget ends it."""
+    calls = []
+
+    def fake(method, field, problem, hp, steps, horizon, ctx, **kw):
+        calls.append(list(steps))
+        return _falling_fail(steps, [1.9, 1.8, 1.7, 1.6, 1.5, 1.4, 1.3])
+
+    monkeypatch.setattr(checks, "run_order_study", fake)
+    ticks = iter(range(0, 10**6, 1))  # each clock() call advances 1 s: a study takes 1 s
+    res = checks.auto_order_study(
+        "gd", "corrected", POLY2, {}, horizon=0.2, budget=10, expected_order=2.0, clock=lambda: next(ticks)
+    )
+    assert [len(c) for c in calls] == list(range(4, 4 + len(calls))) and len(calls) >= 3
+    assert res.study.verdict == "fail" and "not confirmed at a smaller step" in res.stopped
+
+
 def test_reshuffled_rmsprop_outside_whose_orders_dip_is_not_a_fail():
     """Measured false alarm (a random-seed run of the README command): the correct field of
     RMSProp with eps outside the root on a reshuffled 3-batch family gave pairwise orders 2.60,
