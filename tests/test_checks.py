@@ -140,7 +140,8 @@ def _falling_fail(steps, orders):
     for k in range(1, len(steps)):
         q = orders[min(k - 1, len(orders) - 1)]
         es.append(es[-1] * (steps[k] / steps[k - 1]) ** q)
-    return dataclasses.replace(_fake_study("fail", steps), errors=es)
+    qs = [orders[min(k, len(orders) - 1)] for k in range(len(steps) - 1)]
+    return dataclasses.replace(_fake_study("fail", steps), errors=es, pairwise_orders=qs)
 
 
 def test_a_fail_on_still_falling_orders_is_confirmed_at_smaller_steps(monkeypatch):
@@ -169,6 +170,46 @@ def test_a_fail_on_settled_orders_is_not_refined(monkeypatch):
     with pytest.raises(CheckFailed):
         check_global_order("gd", "corrected", POLY2, {}, steps=(0.04, 0.02, 0.01, 0.005, 0.0025), horizon=0.2)
     assert len(calls) == 1
+
+
+def _pre_asymptotic(steps, orders):
+    return dataclasses.replace(_falling_fail(steps, orders), verdict="pre-asymptotic")
+
+
+def test_a_slip_whose_orders_fall_faster_while_confirming_still_fails(monkeypatch):
+    """Measured on a slip (RMSProp with the eps-outside field): 1.01, 1.00, 0.83 is a fail; the
+    confirming halving gives 0.35, which alone reads "still falling" (pre-asymptotic): the fail
+    is confirmed, not turned into an inconclusive."""
+    studies = iter(
+        [
+            lambda s: _falling_fail(s, [1.01, 1.00, 0.83]),
+            lambda s: _pre_asymptotic(s, [1.01, 1.00, 0.83, 0.35]),
+        ]
+    )
+    monkeypatch.setattr(
+        checks, "run_order_study", lambda m, f, p, hp, steps, T, ctx, **kw: next(studies)(steps)
+    )
+    with pytest.raises(CheckFailed) as info:
+        check_global_order("gd", "corrected", POLY2, {}, steps=(0.04, 0.02, 0.01, 0.005), horizon=0.2)
+    assert info.value.study.verdict == "fail" and "confirms the fail" in info.value.study.reason
+    assert len(info.value.studies) == 2
+
+
+def test_a_fail_whose_orders_rise_again_is_refined_on(monkeypatch):
+    """The false alarm's shape: the confirming study's finest order rises: refine as usual."""
+    calls = []
+
+    def fake(method, field, problem, hp, steps, horizon, ctx, **kw):
+        calls.append(list(steps))
+        if len(calls) == 1:
+            return _falling_fail(steps, [2.6, 1.74, 1.63])
+        if len(calls) == 2:
+            return _pre_asymptotic(steps, [2.6, 1.74, 1.63, 1.7])
+        return _fake_study("pass", steps)
+
+    monkeypatch.setattr(checks, "run_order_study", fake)
+    study = check_global_order("gd", "corrected", POLY2, {}, steps=(0.04, 0.02, 0.01, 0.005), horizon=0.2)
+    assert study.verdict == "pass" and [len(c) for c in calls] == [4, 5, 6]
 
 
 def test_steps_auto_confirms_a_falling_fail_within_its_budget(monkeypatch):
