@@ -1,7 +1,7 @@
 """Repository-wide pytest setup: every bea_check module loaded, and the precision-leak guard.
 
 Options, fixtures, markers and the Hypothesis profiles live in the bea-check pytest plugin
-(``bea_check/pytest_plugin.py``, registered through the ``pytest11`` entry point); this
+(``bea_check/testing/pytest_plugin.py``, registered through the ``pytest11`` entry point); this
 repository opts in to the profiles with ``bea_hypothesis_profiles = true`` in
 ``pyproject.toml``.  See ``docs/running.md``.
 """
@@ -12,7 +12,7 @@ import gmpy2
 import mpmath
 import pytest
 
-from bea_check.pytest_plugin import preload
+from bea_check.testing.pytest_plugin import preload
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -14,35 +14,38 @@ import importlib as _importlib
 import pkgutil as _pkgutil
 from typing import TYPE_CHECKING, Any
 
+from . import _moved
+
+_moved.install()  # the module paths before the subpackages (bea_check.analysis.study, ...) keep importing
+
 if TYPE_CHECKING:  # the names, for type checkers and IDEs
-    from .auto import check_pointwise, method_form, verify_form
-    from .defect import DefectStudy, check_step_defect
-    from .errors import BeaCheckError, Inconclusive, InvalidInput
-    from .extra_methods import AdamNoBias, AdamW, AdamWField, Nesterov, NesterovField
-    from .fields import AdamField, FieldSpec, GDField, HeavyBallField, RMSPropField, ema_table
-    from .ghosh import check_heavy_ball_gamma
-    from .limit_fields import (
-        AdamLimitField,
-        GDLimitField,
-        HeavyBallLimitField,
-        RMSPropLimitField,
-        SignGDField,
-    )
-    from .limits import (
+    from .analysis.auto import check_pointwise, method_form, verify_form
+    from .analysis.defect import DefectStudy, check_step_defect
+    from .analysis.ghosh import check_heavy_ball_gamma
+    from .analysis.limits import (
         check_large_eps_limit,
         check_large_n_rate,
         check_limit_order,
         check_regimes,
         check_signgd_flow,
     )
-    from .losses import AutogradLoss, Bilinear, Loss, Polynomial, TanhNet
-    from .methods import METHODS, Method, Range, get_method, load_plugin, register
-    from .mutations import MutationReport, run_mutation_report
-    from .optimizers import GD, Adam, HeavyBall, Optimizer, RMSProp, run_optimizer
-    from .outside import AdamOutside, AdamOutsideField, RMSPropOutside, RMSPropOutsideField
-    from .plots import plot_convergence
-    from .precision import F64, Context, get_context, mp
-    from .problems import (
+    from .analysis.plots import plot_convergence
+    from .analysis.smith import SmithStudy, check_smith, run_smith_study
+    from .analysis.study import OrderStudy, analyse, fit_order, run_order_study
+    from .dynamics.optimizers import GD, Adam, HeavyBall, Optimizer, RMSProp, run_optimizer
+    from .dynamics.solve import Solution, solve_piecewise
+    from .equations.fields import AdamField, FieldSpec, GDField, HeavyBallField, RMSPropField, ema_table
+    from .equations.limit_fields import (
+        AdamLimitField,
+        GDLimitField,
+        HeavyBallLimitField,
+        RMSPropLimitField,
+        SignGDField,
+    )
+    from .equations.recipe import AutoField, RecipeForm, decay_matrix, ema_weights
+    from .errors import BeaCheckError, Inconclusive, InvalidInput
+    from .instances.losses import AutogradLoss, Bilinear, Loss, Polynomial, TanhNet
+    from .instances.problems import (
         Cyclic,
         Explicit,
         FullBatch,
@@ -52,115 +55,116 @@ if TYPE_CHECKING:  # the names, for type checkers and IDEs
         load_loss_file,
         problem_from_loss_file,
     )
-    from .recipe import AutoField, RecipeForm, decay_matrix, ema_weights
-    from .report import write_report
-    from .section5 import write_figures
-    from .smith import SmithStudy, check_smith, run_smith_study
-    from .solve import Solution, solve_piecewise
-    from .study import OrderStudy, analyse, fit_order, run_order_study
+    from .paper.report import write_report
+    from .paper.section5 import write_figures
+    from .precision import F64, Context, get_context, mp
+    from .registry.extra_methods import AdamNoBias, AdamW, AdamWField, Nesterov, NesterovField
+    from .registry.methods import METHODS, Method, Range, get_method, load_plugin, register
+    from .registry.outside import AdamOutside, AdamOutsideField, RMSPropOutside, RMSPropOutsideField
+    from .testing.mutations import MutationReport, run_mutation_report
 
 _EXPORTS: dict[str, str] = {
-    # .auto
-    "AutoField": "recipe",
-    "RecipeForm": "recipe",
-    "check_pointwise": "auto",
-    "decay_matrix": "recipe",
-    "ema_weights": "recipe",
-    "method_form": "auto",
-    "verify_form": "auto",
-    # .defect
-    "DefectStudy": "defect",
-    "check_step_defect": "defect",
-    # .errors
+    # auto
+    "AutoField": "equations.recipe",
+    "RecipeForm": "equations.recipe",
+    "check_pointwise": "analysis.auto",
+    "decay_matrix": "equations.recipe",
+    "ema_weights": "equations.recipe",
+    "method_form": "analysis.auto",
+    "verify_form": "analysis.auto",
+    # defect
+    "DefectStudy": "analysis.defect",
+    "check_step_defect": "analysis.defect",
+    # errors
     "BeaCheckError": "errors",
     "Inconclusive": "errors",
     "InvalidInput": "errors",
-    # .extra_methods
-    "AdamNoBias": "extra_methods",
-    "AdamW": "extra_methods",
-    "AdamWField": "extra_methods",
-    "Nesterov": "extra_methods",
-    "NesterovField": "extra_methods",
-    # .fields
-    "AdamField": "fields",
-    "FieldSpec": "fields",
-    "GDField": "fields",
-    "HeavyBallField": "fields",
-    "RMSPropField": "fields",
-    "ema_table": "fields",
-    # .ghosh
-    "check_heavy_ball_gamma": "ghosh",
-    # .limits
-    "AdamLimitField": "limit_fields",
-    "GDLimitField": "limit_fields",
-    "HeavyBallLimitField": "limit_fields",
-    "RMSPropLimitField": "limit_fields",
-    "SignGDField": "limit_fields",
-    "check_large_eps_limit": "limits",
-    "check_large_n_rate": "limits",
-    "check_limit_order": "limits",
-    "check_regimes": "limits",
-    "check_signgd_flow": "limits",
-    # .losses
-    "AutogradLoss": "losses",
-    "Bilinear": "losses",
-    "Loss": "losses",
-    "Polynomial": "losses",
-    "TanhNet": "losses",
-    # .methods
-    "METHODS": "methods",
-    "Method": "methods",
-    "Range": "methods",
-    "get_method": "methods",
-    "load_plugin": "methods",
-    "register": "methods",
-    # .mutations
-    "MutationReport": "mutations",
-    "run_mutation_report": "mutations",
-    # .optimizers
-    "GD": "optimizers",
-    "Adam": "optimizers",
-    "HeavyBall": "optimizers",
-    "Optimizer": "optimizers",
-    "RMSProp": "optimizers",
-    "run_optimizer": "optimizers",
-    # .plots
-    "plot_convergence": "plots",
-    # .precision
+    # extra_methods
+    "AdamNoBias": "registry.extra_methods",
+    "AdamW": "registry.extra_methods",
+    "AdamWField": "registry.extra_methods",
+    "Nesterov": "registry.extra_methods",
+    "NesterovField": "registry.extra_methods",
+    # fields
+    "AdamField": "equations.fields",
+    "FieldSpec": "equations.fields",
+    "GDField": "equations.fields",
+    "HeavyBallField": "equations.fields",
+    "RMSPropField": "equations.fields",
+    "ema_table": "equations.fields",
+    # ghosh
+    "check_heavy_ball_gamma": "analysis.ghosh",
+    # limits
+    "AdamLimitField": "equations.limit_fields",
+    "GDLimitField": "equations.limit_fields",
+    "HeavyBallLimitField": "equations.limit_fields",
+    "RMSPropLimitField": "equations.limit_fields",
+    "SignGDField": "equations.limit_fields",
+    "check_large_eps_limit": "analysis.limits",
+    "check_large_n_rate": "analysis.limits",
+    "check_limit_order": "analysis.limits",
+    "check_regimes": "analysis.limits",
+    "check_signgd_flow": "analysis.limits",
+    # losses
+    "AutogradLoss": "instances.losses",
+    "Bilinear": "instances.losses",
+    "Loss": "instances.losses",
+    "Polynomial": "instances.losses",
+    "TanhNet": "instances.losses",
+    # methods
+    "METHODS": "registry.methods",
+    "Method": "registry.methods",
+    "Range": "registry.methods",
+    "get_method": "registry.methods",
+    "load_plugin": "registry.methods",
+    "register": "registry.methods",
+    # mutations
+    "MutationReport": "testing.mutations",
+    "run_mutation_report": "testing.mutations",
+    # optimizers
+    "GD": "dynamics.optimizers",
+    "Adam": "dynamics.optimizers",
+    "HeavyBall": "dynamics.optimizers",
+    "Optimizer": "dynamics.optimizers",
+    "RMSProp": "dynamics.optimizers",
+    "run_optimizer": "dynamics.optimizers",
+    # plots
+    "plot_convergence": "analysis.plots",
+    # precision
     "F64": "precision",
     "Context": "precision",
     "get_context": "precision",
     "mp": "precision",
-    # .problems
-    "Cyclic": "problems",
-    "Explicit": "problems",
-    "FullBatch": "problems",
-    "Problem": "problems",
-    "Reshuffled": "problems",
-    "builtin_problem": "problems",
-    "load_loss_file": "problems",
-    "problem_from_loss_file": "problems",
-    # .report
-    "write_report": "report",
-    # .section5
-    "write_figures": "section5",
-    # .smith
-    "SmithStudy": "smith",
-    "check_smith": "smith",
-    "run_smith_study": "smith",
-    # .solve
-    "Solution": "solve",
-    "solve_piecewise": "solve",
-    # .study
-    "OrderStudy": "study",
-    "analyse": "study",
-    "fit_order": "study",
-    "run_order_study": "study",
-    # .variants
-    "AdamOutside": "outside",
-    "AdamOutsideField": "outside",
-    "RMSPropOutside": "outside",
-    "RMSPropOutsideField": "outside",
+    # problems
+    "Cyclic": "instances.problems",
+    "Explicit": "instances.problems",
+    "FullBatch": "instances.problems",
+    "Problem": "instances.problems",
+    "Reshuffled": "instances.problems",
+    "builtin_problem": "instances.problems",
+    "load_loss_file": "instances.problems",
+    "problem_from_loss_file": "instances.problems",
+    # report
+    "write_report": "paper.report",
+    # section5
+    "write_figures": "paper.section5",
+    # smith
+    "SmithStudy": "analysis.smith",
+    "check_smith": "analysis.smith",
+    "run_smith_study": "analysis.smith",
+    # solve
+    "Solution": "dynamics.solve",
+    "solve_piecewise": "dynamics.solve",
+    # study
+    "OrderStudy": "analysis.study",
+    "analyse": "analysis.study",
+    "fit_order": "analysis.study",
+    "run_order_study": "analysis.study",
+    # variants
+    "AdamOutside": "registry.outside",
+    "AdamOutsideField": "registry.outside",
+    "RMSPropOutside": "registry.outside",
+    "RMSPropOutsideField": "registry.outside",
 }
 """Public name -> the submodule that defines it."""
 
@@ -266,8 +270,9 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    """The module's dunders, the public names (``__all__``) and the submodules."""
+    """The module's dunders, the public names (``__all__``), the submodules and the old module paths."""
     hooks = ("__getattr__", "__dir__", "__annotations__")
     dunders = {n for n in globals() if n.startswith("__") and n not in hooks}
-    submodules = {m.name for m in _pkgutil.iter_modules(__path__) if m.name != "__main__"}
+    submodules = {m.name for m in _pkgutil.iter_modules(__path__) if m.name not in ("__main__", "_moved")}
+    submodules |= set(_moved.MOVED)  # the old paths resolve as attributes too
     return sorted(dunders | set(__all__) | submodules)

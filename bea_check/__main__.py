@@ -1,6 +1,6 @@
 """``python -m bea_check`` runs the ``bea-check`` command line."""
 
-from .cli import run
+from .commands.main import run
 
 if __name__ == "__main__":
     run()

@@ -4,7 +4,7 @@
 prints its one-line message and exits with status 2.  ``Inconclusive`` means the
 numerics cannot support a verdict (solver error too large, round-off floor reached):
 the CLI exits with status 3.  ``CheckFailed`` and ``CheckInconclusive`` are what the
-checks (:mod:`bea_check.checks`) raise: a claim contradicted, or numerics that cannot decide.
+checks (:mod:`bea_check.analysis.checks`) raise: a claim contradicted, or numerics that cannot decide.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The extension surface: what a plug-in (a new optimizer, its fields, its claims) builds on.
 
 Everything here is public and stable; a plug-in should need nothing else from bea_check.
-The built-in extra methods (:mod:`bea_check.extra_methods`, :mod:`bea_check.outside`) and the
+The built-in extra methods (:mod:`bea_check.registry.extra_methods`, :mod:`bea_check.registry.outside`) and
+the
 example plug-in (``examples/bea-check-ema-momentum``) are written on it.
 
 * **Register**: :class:`Method` (an optimizer, its fields and their claimed orders),
@@ -25,14 +26,21 @@ example plug-in (``examples/bea-check-ema-momentum``) are written on it.
 
 from __future__ import annotations
 
+from .dynamics.optimizers import (
+    AdamState,
+    MomentumState,
+    Optimizer,
+    RMSPropState,
+    adam_moments,
+    run_optimizer,
+)
+from .equations.fields import AdaptiveField, Average, BoundField, FieldSpec, History, MomentumField, ema_table
+from .equations.recipe import AutoField, RecipeForm, decay_matrix, ema_weights
 from .errors import BeaCheckError, CheckFailed, CheckInconclusive, Inconclusive, InvalidInput
-from .fields import AdaptiveField, Average, BoundField, FieldSpec, History, MomentumField, ema_table
-from .losses import Polynomial
-from .methods import METHODS, Method, Range, get_method, register
-from .optimizers import AdamState, MomentumState, Optimizer, RMSPropState, adam_moments, run_optimizer
+from .instances.losses import Polynomial
+from .instances.problems import Cyclic, FullBatch, Problem
 from .precision import F64, Context, mp
-from .problems import Cyclic, FullBatch, Problem
-from .recipe import AutoField, RecipeForm, decay_matrix, ema_weights
+from .registry.methods import METHODS, Method, Range, get_method, register
 
 __all__ = [
     "F64",

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bea_check.errors import InvalidInput
-from bea_check.outfiles import atomic_write, check_output_file
+from bea_check.infra.outfiles import atomic_write, check_output_file
 
 __all__ = [
     "SeedResult",

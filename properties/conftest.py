@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from bea_check.pytest_plugin import preload, use_profiles
+from bea_check.testing.pytest_plugin import preload, use_profiles
 
 
 @pytest.hookimpl(tryfirst=True)

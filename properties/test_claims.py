@@ -1,14 +1,14 @@
 """The paper's claims as properties, for every registered method (``bea_method``).
 
-Each test applies one entry of the check catalogue (:mod:`bea_check.catalogue`, shared with
+Each test applies one entry of the check catalogue (:mod:`bea_check.testing.catalogue`, shared with
 ``bea-check verify``): it draws an instance inside the method's domain from
-:mod:`bea_check.strategies` and runs a plain check of :mod:`bea_check.checks`, whose failure
+:mod:`bea_check.testing.strategies` and runs a plain check of :mod:`bea_check.analysis.checks`, whose failure
 message carries the study table.  The drawn instance is recorded with ``note()``, so a
 failing example shows the shrunk problem, hyperparameters, steps and errors at once.
 A check that does not apply to a method (no limit field, a float64-only plug-in, ...) is
 skipped with the reason.
 
-Every property is decorated with :func:`bea_check.inconclusive.tolerate_inconclusive`
+Every property is decorated with :func:`bea_check.analysis.inconclusive.tolerate_inconclusive`
 (above ``@given``): an example the numerics cannot judge (``CheckInconclusive``) neither
 fails the property nor ends it, so later examples still have their say; a property passes
 when at least one example decided and none failed (an ``InconclusiveExamples`` warning
@@ -22,9 +22,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bea_check.catalogue import CATALOGUE
-from bea_check.inconclusive import tolerate_inconclusive
-from bea_check.pytest_plugin import thorough
+from bea_check.analysis.inconclusive import tolerate_inconclusive
+from bea_check.testing.catalogue import CATALOGUE
+from bea_check.testing.pytest_plugin import thorough
 
 # ``bea_method`` is an immutable Method chosen at collection: safe to share across examples.
 fixture_ok = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -1,6 +1,6 @@
 """Issue 4, claims 3-6 as properties: large-n limits, eps -> infinity, signGD, eps regimes.
 
-The checks are :mod:`bea_check.limits`; instances come from :mod:`bea_check.strategies` (full
+The checks are :mod:`bea_check.analysis.limits`; instances come from :mod:`bea_check.testing.strategies` (full
 batch only: the limits assume ``E_k = E``).  The field checks (claims 3, 4, 5-rate, 6) cost
 milliseconds in mp and run the profile's examples; the order studies of the ``limit`` and
 ``signgd`` fields (claims 4 and 5 over a fixed horizon) cost about a second each and run
@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from bea_check import limits
 from bea_check import strategies as bs
-from bea_check.inconclusive import tolerate_inconclusive
-from bea_check.pytest_plugin import thorough
+from bea_check.analysis.inconclusive import tolerate_inconclusive
+from bea_check.testing.pytest_plugin import thorough
 
 ORDER_EXAMPLES = 3
 """Examples per order property outside the ``thorough`` profile (each is an order study)."""

@@ -1,10 +1,10 @@
 """Section 5 of the paper as properties: where Adam settles on the hyperbola of the bilinear model.
 
-Hyperparameters are drawn inside :data:`bea_check.section5.REGIME` (beta, rho in [0.5, 0.8]
+Hyperparameters are drawn inside :data:`bea_check.paper.section5.REGIME` (beta, rho in [0.5, 0.8]
 at most 0.2 apart, eps in [1e-2, 1e-1], tracking number at most ``REGIME.max_kappa``): the
 regime where the modified ODE was measured to track Adam (``docs/figures.md``).  The
 settling point is Adam's iterate at the horizon T = 3, its distance to the balanced point
-``|u|``, ``u = 1/2 log(theta_1/theta_2)`` (:mod:`bea_check.section5`).
+``|u|``, ``u = 1/2 log(theta_1/theta_2)`` (:mod:`bea_check.paper.section5`).
 
 Claims (Figures 1 and 2; predicted by the sign of ``(1+beta)/(1-beta) - (1+rho)/(1-rho)``),
 for the settling point:
@@ -35,8 +35,8 @@ import pytest
 from hypothesis import Phase, assume, given, note, settings
 from hypothesis import strategies as st
 
-from bea_check.pytest_plugin import thorough
-from bea_check.section5 import REGIME, adam_crossing, adam_settling, paper_coefficient, simulate
+from bea_check.paper.section5 import REGIME, adam_crossing, adam_settling, paper_coefficient, simulate
+from bea_check.testing.pytest_plugin import thorough
 
 few = settings() if thorough() else settings(max_examples=4)
 very_few = settings() if thorough() else settings(max_examples=2)

@@ -1,9 +1,9 @@
 """The paper's Section 7: the constant ``C`` of the bound ``C h^2`` blows up as eps -> 0.
 
 Both properties draw the full-batch quadratic ``E = 1/2 (a_1 theta_1^2 + a_2 theta_2^2)``
-(:func:`bea_check.eps_constant.quadratic_problem`) and measure ``C(eps)`` of the corrected
+(:func:`bea_check.analysis.eps_constant.quadratic_problem`) and measure ``C(eps)`` of the corrected
 field at ``eps = 1e-2, 10^-2.5, 1e-3`` over the horizon ``T = 0.3``
-(:func:`~bea_check.eps_constant.measure_eps_constant`, float64):
+(:func:`~bea_check.analysis.eps_constant.measure_eps_constant`, float64):
 
 * **later stages** (:func:`test_constant_blows_up_when_a_gradient_component_nears_zero`):
   ``|theta0_1|`` in ``[0.1, 0.25]`` with ``a_1`` in ``[0.5, 1.5]``, so the first component
@@ -25,14 +25,14 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from bea_check.eps_constant import (
+from bea_check.analysis.eps_constant import (
     check_constant_bounded,
     check_constant_grows,
     measure_eps_constant,
     quadratic_problem,
 )
-from bea_check.inconclusive import tolerate_inconclusive
-from bea_check.pytest_plugin import thorough
+from bea_check.analysis.inconclusive import tolerate_inconclusive
+from bea_check.testing.pytest_plugin import thorough
 
 EXAMPLES = 3
 """Examples per method and property outside the ``thorough`` profile."""

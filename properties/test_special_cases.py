@@ -3,10 +3,11 @@
 * claim 1 (GD, Barrett-Dherin) and 2 (heavy ball, Ghosh et al.): the global orders, full batch and
   mini-batch, are ``properties/test_claims.py`` (methods ``gd``, ``heavy-ball``); here the identities
   behind them: the corrected GD field is ``-grad(E + h/4 ||grad E||^2)`` and ``gamma_n`` equals the
-  recipe's history sum at 40 digits (:mod:`bea_check.ghosh`);
-* claim 7 (SGD with reshuffling, Smith et al.): :func:`bea_check.smith.check_smith`;
+  recipe's history sum at 40 digits (:mod:`bea_check.analysis.ghosh`);
+* claim 7 (SGD with reshuffling, Smith et al.): :func:`bea_check.analysis.smith.check_smith`;
 * claim 8 (eps outside the root): the methods ``rmsprop-outside`` and ``adam-outside`` are
-  registered with the instance strategy of their claims' domain (:func:`bea_check.variants.instances`),
+  registered with the instance strategy of their claims' domain
+  (:func:`bea_check.testing.variants.instances`),
   so ``properties/test_claims.py`` checks them like every method.
 
 The identities and the reshuffling study cost milliseconds and run the profile's examples.
@@ -21,8 +22,8 @@ from hypothesis import strategies as st
 
 from bea_check import smith
 from bea_check import strategies as bs
-from bea_check.fields import GDField
-from bea_check.ghosh import check_heavy_ball_gamma
+from bea_check.analysis.ghosh import check_heavy_ball_gamma
+from bea_check.equations.fields import GDField
 from bea_check.precision import F64, mp
 
 # --------------------------------------------------------------------------- claims 1 and 2

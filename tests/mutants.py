@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from bea_check.fields import History
+
 from bea_check.precision import Context
 
 SLIPS: dict[str, str] = {

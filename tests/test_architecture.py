@@ -21,68 +21,119 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "bea_check"
 EXAMPLE = ROOT / "examples" / "bea-check-ema-momentum" / "bea_check_ema_momentum" / "__init__.py"
 
-LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation", ("errors", "precision", "outfiles", "runner", "cli_common")),
-    ("problems", ("losses", "problems")),
-    ("dynamics", ("optimizers", "solve")),
-    ("fields", ("fields", "recipe", "closed_forms", "limit_fields")),
-    ("methods", ("methods", "extend", "outside", "extra_methods")),
+LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (
+        "foundation",
+        "infra",
+        ("errors", "precision", "_moved", "infra.outfiles", "infra.runner", "infra.cli_common"),
+    ),
+    ("problems", "instances", ("instances.losses", "instances.problems")),
+    ("dynamics", "dynamics", ("dynamics.optimizers", "dynamics.solve")),
+    (
+        "fields",
+        "equations",
+        ("equations.fields", "equations.recipe", "equations.closed_forms", "equations.limit_fields"),
+    ),
+    ("methods", "registry", ("extend", "registry.methods", "registry.outside", "registry.extra_methods")),
     (
         "analysis",
-        (
-            "study",
-            "checks",
-            "defect",
-            "auto",
-            "inconclusive",
-            "limits",
-            "remark34",
-            "eps_constant",
-            "ghosh",
-            "smith",
-            "plots",
+        "analysis",
+        tuple(
+            f"analysis.{m}"
+            for m in (
+                "study",
+                "checks",
+                "defect",
+                "auto",
+                "inconclusive",
+                "limits",
+                "remark34",
+                "eps_constant",
+                "ghosh",
+                "smith",
+                "plots",
+            )
         ),
     ),
     (
         "testing",
-        (
-            "strategies",
-            "variants_instances",
-            "variants",
-            "builtin",
-            "catalogue",
-            "verify",
-            "mutations",
-            "pytest_plugin",
+        "testing",
+        tuple(
+            f"testing.{m}"
+            for m in (
+                "strategies",
+                "variants_instances",
+                "variants",
+                "builtin",
+                "catalogue",
+                "verify",
+                "mutations",
+                "pytest_plugin",
+            )
         ),
     ),
-    ("paper", ("section5", "report")),
-    ("cli", ("cli", "figures_cli", "limits_cli", "mutations_cli", "special_cli", "__main__")),
+    ("paper", "paper", ("paper.section5", "paper.report")),
+    (
+        "cli",
+        "commands",
+        (
+            "__main__",
+            "commands.main",
+            "commands.figures",
+            "commands.limits",
+            "commands.mutations",
+            "commands.special",
+        ),
+    ),
 )
-"""Bottom to top; docs/architecture.md draws the same table."""
+"""Bottom to top: (layer, its subpackage, its modules, dotted under ``bea_check``; a top-level
+module sits in the layer it serves).  docs/architecture.md draws the same table."""
 
-LAYER = {module: i for i, (_, modules) in enumerate(LAYERS) for module in modules}
+TOP_LEVEL_LIMIT = 10
+"""At most this many modules directly in ``bea_check/`` (``__init__`` included)."""
+
+LAYER = {module: i for i, (_, _, modules) in enumerate(LAYERS) for module in modules}
+for _i, (_, _package, _) in enumerate(LAYERS):
+    LAYER[_package] = _i  # the subpackage's own __init__
 
 
 def _modules() -> dict[str, Path]:
-    return {p.stem: p for p in sorted(PACKAGE.glob("*.py")) if p.stem != "__init__"}
+    """Every module of the package by dotted name under ``bea_check`` (a subpackage by its own
+    name, for its ``__init__``); the top-level ``__init__`` is left out."""
+    out = {}
+    for p in sorted(PACKAGE.rglob("*.py")):
+        parts = p.relative_to(PACKAGE).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if parts:
+            out[".".join(parts)] = p
+    return out
 
 
 def _imports(path: Path) -> list[tuple[str, str, int]]:
-    """``(module, name, line)`` for every relative import in ``path`` (``name`` is ``""`` for a
-    module import ``from . import x``, whose module is then ``x``)."""
+    """``(module, name, line)`` for every import of bea_check in ``path``, with ``module``
+    resolved to its dotted name under ``bea_check`` (a ``from PACKAGE import x`` whose ``x`` is a
+    module gives ``(PACKAGE.x, "", line)``)."""
+    modules = _modules()
+    rel = path.relative_to(PACKAGE).with_suffix("").parts
+    package = list(rel[:-1])  # the importing module's package (a package __init__: itself)
     out = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.level >= 1:
-            if node.module:
-                target = node.module.split(".")[0]
-                out += [(target, a.name, node.lineno) for a in node.names]
-            else:
-                out += [(a.name, "", node.lineno) for a in node.names]
+            base = package[: len(package) - (node.level - 1)]
+            target = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            for a in node.names:
+                sub = f"{target}.{a.name}" if target else a.name
+                if sub in modules:
+                    out.append((sub, "", node.lineno))
+                else:
+                    out.append((target, a.name, node.lineno))
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bea_check."):
+            out += [(node.module.removeprefix("bea_check."), a.name, node.lineno) for a in node.names]
         elif isinstance(node, ast.Import):
             for a in node.names:
                 if a.name.startswith("bea_check."):
-                    out.append((a.name.split(".")[1], "", node.lineno))
+                    out.append((a.name.removeprefix("bea_check."), "", node.lineno))
     return out
 
 
@@ -91,9 +142,44 @@ def _graph() -> dict[str, set[str]]:
     return {m: {t for t, _, _ in _imports(p) if t in modules and t != m} for m, p in modules.items()}
 
 
+def test_every_import_names_a_module_that_exists():
+    """No internal import goes through an old path (``bea_check._moved``) or a missing module."""
+    modules = _modules()
+    bad = [
+        f"{m}:{line} imports {t or '(package)'}"
+        for m, p in modules.items()
+        for t, _, line in _imports(p)
+        if t and t not in modules
+    ]
+    assert not bad, "\n".join(bad)
+
+
+def test_the_top_level_is_small_and_each_subpackage_is_one_layer():
+    top = [p.stem for p in PACKAGE.glob("*.py")]
+    assert len(top) <= TOP_LEVEL_LIMIT, sorted(top)
+    for m in _modules():
+        if "." in m:
+            package = m.split(".")[0]
+            owner = next(i for i, (_, pkg, _) in enumerate(LAYERS) if pkg == package)
+            assert LAYER[m] == owner, f"{m} lies in {package}/ but is listed in layer {LAYERS[LAYER[m]][0]}"
+
+
+def test_old_module_paths_are_the_new_modules():
+    """``bea_check.study`` and the other paths from before the subpackages still import, as the
+    same module objects (so a monkeypatch through either is seen by both)."""
+    import importlib
+
+    from bea_check._moved import MOVED
+
+    for old, new in MOVED.items():
+        assert importlib.import_module(f"bea_check.{old}") is importlib.import_module(f"bea_check.{new}"), old
+        assert not (PACKAGE / f"{old}.py").exists(), f"a stale file stands at the old path {old}.py"
+    assert set(MOVED.values()) <= set(_modules())
+
+
 def test_every_module_has_one_layer():
-    modules = set(_modules())
-    listed = [m for _, ms in LAYERS for m in ms]
+    modules = {m for m in _modules() if m not in {pkg for _, pkg, _ in LAYERS}}
+    listed = [m for _, _, ms in LAYERS for m in ms]
     assert len(listed) == len(set(listed)), "a module is listed in two layers"
     assert modules == set(listed), (
         f"unlisted: {sorted(modules - set(listed))}, gone: {sorted(set(listed) - modules)}"
@@ -147,8 +233,8 @@ def test_no_private_name_crosses_a_module():
 def test_extension_modules_use_the_extension_surface(module):
     """The built-in extensions import the public surface (and, for their closed forms, the one
     module that holds every closed form)."""
-    allowed = {"extend", "closed_forms"}
-    used = {t for t, _, _ in _imports(PACKAGE / f"{module}.py")}
+    allowed = {"extend", "equations.closed_forms"}
+    used = {t for t, _, _ in _imports(PACKAGE / "registry" / f"{module}.py")}
     assert used <= allowed, sorted(used - allowed)
 
 
@@ -176,5 +262,5 @@ def test_the_architecture_doc_draws_every_layer():
         for line in doc.splitlines()
         if line.startswith("| ") and line.count("|") >= 4
     }
-    for layer, modules in LAYERS:
+    for layer, _, modules in LAYERS:
         assert rows.get(layer) == set(modules), f"layer {layer}: doc {rows.get(layer)}, code {set(modules)}"

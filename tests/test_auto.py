@@ -15,8 +15,6 @@ from __future__ import annotations
 import autograd.numpy as anp
 import numpy as np
 import pytest
-from mutants import AdamSlip, RMSPropSlip
-
 from bea_check.auto import (
     FORMS,
     POINTWISE_ULPS,
@@ -31,12 +29,14 @@ from bea_check.auto import (
     verify_form,
 )
 from bea_check.checks import CheckFailed, CheckInconclusive
-from bea_check.errors import InvalidInput
 from bea_check.methods import get_method
 from bea_check.optimizers import run_optimizer
-from bea_check.precision import F64, mp
 from bea_check.problems import builtin_problem
 from bea_check.study import run_order_study
+from mutants import AdamSlip, RMSPropSlip
+
+from bea_check.errors import InvalidInput
+from bea_check.precision import F64, mp
 
 HP = {
     "gd": {},

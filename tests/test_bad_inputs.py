@@ -21,9 +21,8 @@ import time
 from pathlib import Path
 
 import pytest
-from interrupting import default_sigint
-
 from bea_check.cli import main
+from interrupting import default_sigint
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["order", "--method", "gd", "--loss", "polynomial", "--steps", "0.02,0.01", "--horizon", "0.2"]

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
+import bea_check.checks as checks
 import numpy as np
 import pytest
-from mutants import AdamSlip
-
-import bea_check.checks as checks
 from bea_check.checks import (
     FULL_BATCH_TOL_F64,
     CheckFailed,
@@ -19,12 +17,14 @@ from bea_check.checks import (
     check_leading_has_order_one,
     full_batch_field,
 )
-from bea_check.errors import InvalidInput
 from bea_check.fields import AdamField, GDField
 from bea_check.methods import get_method
-from bea_check.precision import F64, mp
 from bea_check.problems import builtin_problem
 from bea_check.study import OrderStudy
+from mutants import AdamSlip
+
+from bea_check.errors import InvalidInput
+from bea_check.precision import F64, mp
 
 POLY2 = builtin_problem("polynomial", batches=2, seed=0)
 STEPS = (0.02, 0.01, 0.005)
@@ -358,8 +358,9 @@ def test_two_pairwise_orders_moving_away_are_refined_not_failed():
     cyclic dominant-linear family (seed 425), 7, 14, 28 steps: pairwise orders 1.14, 1.29 against
     the claim ``1 +- 0.2`` were judged settled.  Two orders show one change only; the check now
     refines, and the next halvings give 1.01, 1.08, 1.00: a pass."""
-    from bea_check import variants as V
     from bea_check.problems import Cyclic, Problem
+
+    from bea_check import variants as V
 
     prob = Problem(tuple(V.dominant_linear_family(2, 3, 425)), Cyclic(3), (0.0, 0.0), "seed 425")
     study = check_leading_has_order_one(

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from bea_check.cli import main, parse_steps
+
 from bea_check.errors import Inconclusive, InvalidInput
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -241,7 +241,6 @@ def test_inconclusive_exit_3(capsys, monkeypatch):
 
 def test_json_is_strict_and_plain():
     import numpy as np
-
     from bea_check.cli_common import jsonable
 
     out = jsonable({"a": np.float64(1.5), "b": [np.int64(2), float("nan")], "c": (np.inf,)})

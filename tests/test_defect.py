@@ -18,8 +18,6 @@ import math
 
 import numpy as np
 import pytest
-from mutants import GLOBALLY_INVISIBLE, RMSPROP_SLIPS, SLIPS, AdamSlip, RMSPropSlip
-
 from bea_check.checks import CheckFailed
 from bea_check.defect import (
     DEFECT_ORDER,
@@ -29,11 +27,13 @@ from bea_check.defect import (
     measure_step_defects,
     replay_updates,
 )
-from bea_check.errors import InvalidInput
 from bea_check.methods import get_method
 from bea_check.optimizers import run_optimizer
-from bea_check.precision import F64, mp
 from bea_check.problems import builtin_problem
+from mutants import GLOBALLY_INVISIBLE, RMSPROP_SLIPS, SLIPS, AdamSlip, RMSPropSlip
+
+from bea_check.errors import InvalidInput
+from bea_check.precision import F64, mp
 
 HP = {
     "gd": {},

@@ -18,7 +18,6 @@ import shlex
 from pathlib import Path
 
 import pytest
-
 from bea_check.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from bea_check.checks import CheckFailed, CheckInconclusive
 from bea_check.eps_constant import (
     EpsConstantStudy,
@@ -16,6 +15,7 @@ from bea_check.eps_constant import (
     measure_eps_constant,
     quadratic_problem,
 )
+
 from bea_check.errors import InvalidInput
 
 EPS = (1e-2, 10**-2.5, 1e-3)

@@ -16,19 +16,19 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from bea_check import checks
-from bea_check import strategies as bs
 from bea_check.auto import check_pointwise, method_form
 from bea_check.checks import CheckFailed
 from bea_check.defect import check_step_defect
-from bea_check.errors import InvalidInput
 from bea_check.extra_methods import AdamNoBias, AdamW, AdamWField, Nesterov
 from bea_check.fields import AdamField
 from bea_check.methods import METHODS, get_method
 from bea_check.optimizers import run_optimizer
-from bea_check.precision import F64, mp
 from bea_check.problems import builtin_problem
+
+from bea_check import checks
+from bea_check import strategies as bs
+from bea_check.errors import InvalidInput
+from bea_check.precision import F64, mp
 
 NAMES = ["adam-no-bias", "adamw", "nesterov"]
 HP = {

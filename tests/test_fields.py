@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from bea_check.fields import AdamField, GDField, HeavyBallField, RMSPropField, ema_table
+
 from bea_check.precision import F64, Context, mp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/reference.py, in any import mode

@@ -66,7 +66,7 @@ def test_mp():
 
 def test_state():
     mods = sorted(m for m in sys.modules if m.split(".")[0] == "bea_check")
-    plugin = sys.modules.get("bea_check.pytest_plugin")
+    plugin = sys.modules.get("bea_check.testing.pytest_plugin")
     (HERE / "state.txt").write_text(
         f"{settings.get_current_profile_name()} {settings.default.max_examples}\\n"
         + " ".join(mods) + "\\n" + (plugin.__file__ if plugin else "-") + "\\n"
@@ -151,8 +151,13 @@ def test_a_foreign_project_runs_as_without_bea_check(tmp_path, ci):
     assert "plugins:" in out and "bea-check" in out  # the plugin was active (pytest lists it)
     profile, modules, plugin_file = (path / "state.txt").read_text().splitlines()
     assert profile == "dev 37"
-    assert plugin_file == str(Path(bea_check.__file__).parent / "pytest_plugin.py")
-    assert modules.split() == ["bea_check", "bea_check.pytest_plugin"]  # nothing else of bea_check
+    assert plugin_file == str(Path(bea_check.__file__).parent / "testing" / "pytest_plugin.py")
+    assert modules.split() == [
+        "bea_check",
+        "bea_check._moved",
+        "bea_check.testing",
+        "bea_check.testing.pytest_plugin",
+    ]
     # No example database appeared (bea's dev profile would have one), and .hypothesis holds
     # nothing but the constants cache of the local modules Hypothesis saw, which here (an
     # editable install, hence "local") include the plugin and bea_check/__init__.py.

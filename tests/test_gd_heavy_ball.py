@@ -16,10 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 from autograd import grad
-
 from bea_check.checks import CheckFailed, check_global_order
 from bea_check.cli import main
-from bea_check.errors import InvalidInput
 from bea_check.fields import GDField
 from bea_check.ghosh import (
     check_heavy_ball_gamma,
@@ -27,8 +25,10 @@ from bea_check.ghosh import (
     ghosh_gamma,
 )
 from bea_check.losses import loss_grad_hvp
-from bea_check.precision import F64, Context, mp
 from bea_check.problems import builtin_problem
+
+from bea_check.errors import InvalidInput
+from bea_check.precision import F64, Context, mp
 
 NS = range(0, 81)
 

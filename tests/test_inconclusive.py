@@ -10,10 +10,9 @@ inconclusive one).
 from __future__ import annotations
 
 import pytest
+from bea_check.inconclusive import tolerate_inconclusive
 from hypothesis import given
 from hypothesis import strategies as st
-
-from bea_check.inconclusive import tolerate_inconclusive
 
 pytest_plugins = ["pytester"]
 

@@ -27,12 +27,12 @@ import gmpy2
 import mpmath
 import numpy as np
 import pytest
-
 from bea_check.methods import get_method
 from bea_check.optimizers import run_optimizer
-from bea_check.precision import F64, mp
 from bea_check.problems import builtin_problem
 from bea_check.study import run_order_study
+
+from bea_check.precision import F64, mp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/reference.py, in any import mode
 from reference import max_error, reference_field, rk4_piecewise, run_reference_optimizer

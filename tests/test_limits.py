@@ -12,15 +12,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from bea_check.checks import CheckFailed, CheckInconclusive
+from bea_check.cli import main
+from bea_check.losses import Bilinear, Polynomial, TanhNet
+from bea_check.problems import FullBatch, Problem, builtin_problem
 
 from bea_check import checks, limits
 from bea_check import methods as methods_module
-from bea_check.checks import CheckFailed, CheckInconclusive
-from bea_check.cli import main
 from bea_check.errors import InvalidInput
-from bea_check.losses import Bilinear, Polynomial, TanhNet
 from bea_check.precision import F64
-from bea_check.problems import FullBatch, Problem, builtin_problem
 
 POLY = builtin_problem("polynomial", batches=1, seed=0)
 TANH = builtin_problem("tanh-net", batches=1, seed=0)

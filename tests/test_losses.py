@@ -10,9 +10,9 @@ import autograd.numpy as anp
 import gmpy2
 import numpy as np
 import pytest
+from bea_check.losses import AutogradLoss, Bilinear, Loss, Polynomial, TanhNet, as_rng
 
 from bea_check.errors import InvalidInput
-from bea_check.losses import AutogradLoss, Bilinear, Loss, Polynomial, TanhNet, as_rng
 from bea_check.precision import F64, Context, mp
 
 
@@ -280,8 +280,9 @@ def test_autograd_loss_validation() -> None:
 def test_batch_derivatives_stack_equals_each_loss(which, precision):
     """The stacked tanh-net pass (and its strided Hessian blocks) against each loss alone."""
     from bea_check.losses import BatchDerivatives
-    from bea_check.precision import get_context
     from bea_check.problems import builtin_problem
+
+    from bea_check.precision import get_context
 
     prob = builtin_problem("tanh-net", batches=3, seed=11)
     derivs = BatchDerivatives(prob.losses)

@@ -16,17 +16,17 @@ import sys
 
 import numpy as np
 import pytest
-from interrupting import interrupt
-
-from bea_check import mutations as mu
 from bea_check.checks import CheckFailed, check_global_order, full_batch_field
 from bea_check.cli import main
 from bea_check.defect import check_step_defect
 from bea_check.fields import AdamField, GDField, HeavyBallField, RMSPropField
 from bea_check.ghosh import ghosh_gamma
 from bea_check.methods import METHODS, get_method
-from bea_check.precision import F64
 from bea_check.problems import builtin_problem
+from interrupting import interrupt
+
+from bea_check import mutations as mu
+from bea_check.precision import F64
 
 HP = {
     "adam": {"beta": 0.3, "rho": 0.5, "eps": 1e-2},

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-
-from bea_check.errors import InvalidInput
 from bea_check.methods import METHODS, get_method
 from bea_check.optimizers import GD, Adam, HeavyBall, RMSProp, run_optimizer
+
+from bea_check.errors import InvalidInput
 from bea_check.precision import F64, Context, mp
 
 

@@ -7,11 +7,11 @@ import subprocess
 import sys
 
 import pytest
-
 from bea_check.cli import main
-from bea_check.errors import InvalidInput
 from bea_check.plots import check_figure_path, plot_check_failure, plot_convergence
 from bea_check.study import OrderStudy, analyse
+
+from bea_check.errors import InvalidInput
 
 PNG = b"\x89PNG\r\n\x1a\n"
 FAST = ["order", "--method", "gd", "--loss", "polynomial", "--steps", "0.02,0.01", "--horizon", "0.2"]
@@ -170,8 +170,9 @@ def test_figures_are_drawn_without_writing_and_rendered_in_memory(tmp_path, monk
 
 def test_section5_figures_are_written_all_or_none(tmp_path, monkeypatch):
     """``figures --out``: a failure while writing the set leaves none of its files."""
-    from bea_check import section5
     from bea_check.plots import convergence_figure
+
+    from bea_check import section5
 
     good = convergence_figure([study("corrected", 2.0)])
     bad = convergence_figure([study("leading", 1.0)])

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from bea_check.methods import METHODS
 from hypothesis import settings
 
 from bea_check import pytest_plugin
-from bea_check.methods import METHODS
 
 pytest_plugins = ["pytester"]
 # pytest-benchmark, when installed, warns inside the inner runs that see xdist.
@@ -142,12 +142,12 @@ def _python(code: str) -> str:
 def test_the_plugin_module_imports_only_pytest_and_the_standard_library():
     """Importing the plugin (what every pytest run of the environment does) loads no bea_check piece."""
     code = (
-        "import sys, json; before = set(sys.modules); import bea_check.pytest_plugin; "
+        "import sys, json; before = set(sys.modules); import bea_check.testing.pytest_plugin; "
         "print(json.dumps(sorted(set(sys.modules) - before)))"
     )
     new = json.loads(_python(code))
     ours = [m for m in new if m.split(".")[0] == "bea_check"]
-    assert ours == ["bea_check", "bea_check.pytest_plugin"]
+    assert ours == ["bea_check", "bea_check._moved", "bea_check.testing", "bea_check.testing.pytest_plugin"]
     third_party = {m.split(".")[0] for m in new} - set(sys.stdlib_module_names) - {"bea_check"}
     pytest_itself = {"pytest", "_pytest", "pluggy", "iniconfig", "packaging", "py", "pygments"}
     pytest_itself |= {"exceptiongroup", "tomli"}  # Python 3.10
@@ -157,7 +157,7 @@ def test_the_plugin_module_imports_only_pytest_and_the_standard_library():
 def test_the_package_is_lazy_and_keeps_its_public_names():
     """``import bea_check`` loads no submodule; every name of ``__all__`` resolves on first use."""
     code = "import sys, bea_check; print(sorted(m for m in sys.modules if m.startswith('bea_check')))"
-    assert _python(code).strip() == "['bea_check']"
+    assert _python(code).strip() == "['bea_check', 'bea_check._moved']"  # the old-path finder
     import bea_check
 
     for name in bea_check.__all__:

@@ -63,13 +63,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mutants import GLOBALLY_INVISIBLE, SLIPS, AdamSlip
-
 from bea_check.checks import CheckFailed, CheckInconclusive, check_global_order
 from bea_check.defect import check_step_defect
 from bea_check.fields import AdamField
-from bea_check.precision import F64
 from bea_check.problems import builtin_problem
+from mutants import GLOBALLY_INVISIBLE, SLIPS, AdamSlip
+
+from bea_check.precision import F64
 
 HP = {"beta": 0.3, "rho": 0.5, "eps": 1e-2}
 STEPS = (0.02, 0.01, 0.005, 0.0025)

@@ -9,10 +9,7 @@ from pathlib import Path
 import gmpy2
 import numpy as np
 import pytest
-
-from bea_check.errors import InvalidInput
 from bea_check.losses import AutogradLoss, Bilinear, Polynomial, TanhNet
-from bea_check.precision import F64, mp
 from bea_check.problems import (
     BUILTIN_LOSSES,
     Cyclic,
@@ -26,6 +23,9 @@ from bea_check.problems import (
     make_schedule,
     problem_from_loss_file,
 )
+
+from bea_check.errors import InvalidInput
+from bea_check.precision import F64, mp
 
 # --------------------------------------------------------------------------------------
 # Schedules

@@ -7,14 +7,14 @@ import textwrap
 
 import numpy as np
 import pytest
+from bea_check.fields import GDField
+from bea_check.methods import METHODS, Method, Range, _Registry, get_method, load_plugin, register
+from bea_check.optimizers import GD
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bea_check import strategies as bs
 from bea_check.errors import InvalidInput
-from bea_check.fields import GDField
-from bea_check.methods import METHODS, Method, Range, _Registry, get_method, load_plugin, register
-from bea_check.optimizers import GD
 
 BUILTINS = ["adam", "gd", "heavy-ball", "rmsprop"]
 

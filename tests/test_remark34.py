@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from bea_check.fields import AdaptiveField, RMSPropField
+from bea_check.limit_fields import limit_parts
+from bea_check.problems import builtin_problem
 
 from bea_check import remark34
 from bea_check.errors import CheckFailed, InvalidInput
-from bea_check.fields import AdaptiveField, RMSPropField
-from bea_check.limit_fields import limit_parts
 from bea_check.precision import F64, mp
-from bea_check.problems import builtin_problem
 
 HP = {"rho": 0.5, "eps": 0.01}
 STEPS = [0.02, 0.01, 0.005, 0.0025]

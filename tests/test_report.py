@@ -7,9 +7,9 @@ import json
 import re
 
 import pytest
+from bea_check.cli import main
 
 from bea_check import report
-from bea_check.cli import main
 from bea_check.errors import InvalidInput
 
 PNG = b"\x89PNG\r\n\x1a\n"

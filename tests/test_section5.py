@@ -6,11 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from bea_check.cli import main
+from bea_check.problems import builtin_problem
 
 from bea_check import section5 as s5
-from bea_check.cli import main
 from bea_check.errors import InvalidInput
-from bea_check.problems import builtin_problem
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -9,11 +9,8 @@ import math
 import numpy as np
 import pytest
 from autograd import grad
-
 from bea_check.checks import CheckFailed
 from bea_check.cli import main
-from bea_check.errors import InvalidInput
-from bea_check.precision import F64, mp
 from bea_check.problems import builtin_problem
 from bea_check.smith import (
     EPOCH_TIME,
@@ -23,6 +20,9 @@ from bea_check.smith import (
     run_smith_study,
     smith_field,
 )
+
+from bea_check.errors import InvalidInput
+from bea_check.precision import F64, mp
 
 
 def test_averaged_epoch_is_the_mean_over_all_orders():

@@ -9,12 +9,12 @@ from fractions import Fraction
 import gmpy2
 import numpy as np
 import pytest
+from bea_check.solve import Solution, solve_piecewise, steps_in_horizon
+from bea_check.study import fit_order
 
 from bea_check import solve
 from bea_check.errors import InvalidInput
 from bea_check.precision import F64, Context, mp
-from bea_check.solve import Solution, solve_piecewise, steps_in_horizon
-from bea_check.study import fit_order
 
 # --------------------------------------------------------------------------- test problems
 # Each problem: (field factory, theta0, exact factory); factories take ctx (inside its scope).

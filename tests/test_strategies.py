@@ -7,16 +7,16 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
+from bea_check.losses import Bilinear, Polynomial, TanhNet
+from bea_check.methods import METHODS, get_method
+from bea_check.problems import Cyclic, Explicit, FullBatch, Problem, Reshuffled
+from bea_check.solve import steps_in_horizon
 from hypothesis import Phase, find, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from bea_check import strategies as bs
-from bea_check.losses import Bilinear, Polynomial, TanhNet
-from bea_check.methods import METHODS, get_method
 from bea_check.precision import F64
-from bea_check.problems import Cyclic, Explicit, FullBatch, Problem, Reshuffled
-from bea_check.solve import steps_in_horizon
 
 # deterministic and quick: find() shrinks from derandomized draws, no example database
 FIND = settings(database=None, derandomize=True, phases=[Phase.generate, Phase.shrink])

@@ -7,9 +7,6 @@ import math
 
 import numpy as np
 import pytest
-
-from bea_check.errors import Inconclusive, InvalidInput
-from bea_check.precision import F64, mp
 from bea_check.study import (
     OrderStudy,
     analyse,
@@ -17,6 +14,9 @@ from bea_check.study import (
     pairwise_orders,
     roundoff_floor,
 )
+
+from bea_check.errors import Inconclusive, InvalidInput
+from bea_check.precision import F64, mp
 
 H5 = [0.1 / 2**k for k in range(5)]
 H8 = [0.1 / 2**k for k in range(8)]

@@ -17,21 +17,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import autograd.numpy as anp
+import bea_check.methods
 import numpy as np
 import pytest
 from autograd import grad, hessian, jacobian
+from bea_check.checks import CheckFailed, check_global_order, check_leading_has_order_one
+from bea_check.fields import AdamField, History, RMSPropField
+from bea_check.optimizers import run_optimizer
+from bea_check.problems import Cyclic, Explicit, FullBatch, Problem
+from bea_check.solve import solve_piecewise, steps_in_horizon
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-import bea_check.methods
 from bea_check import variants as V
-from bea_check.checks import CheckFailed, check_global_order, check_leading_has_order_one
-from bea_check.fields import AdamField, History, RMSPropField
-from bea_check.optimizers import run_optimizer
 from bea_check.precision import F64, Context, mp
-from bea_check.problems import Cyclic, Explicit, FullBatch, Problem
-from bea_check.solve import solve_piecewise, steps_in_horizon
 
 METHODS = {m.name: m for m in V.methods()}
 RMS, ADAM = METHODS["rmsprop-outside"], METHODS["adam-outside"]

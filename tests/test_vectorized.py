@@ -12,13 +12,13 @@ from __future__ import annotations
 import autograd.numpy as anp
 import numpy as np
 import pytest
-
-from bea_check.errors import InvalidInput
 from bea_check.fields import AdamField, HeavyBallField, RMSPropField
 from bea_check.losses import AutogradLoss, BatchDerivatives
-from bea_check.precision import F64, mp
 from bea_check.problems import Problem, builtin_problem, make_schedule
 from bea_check.solve import solve_piecewise
+
+from bea_check.errors import InvalidInput
+from bea_check.precision import F64, mp
 
 SPECS = {
     "adam": AdamField(0.3, 0.5, 1e-2),

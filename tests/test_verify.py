@@ -12,12 +12,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import strategies as st
-from interrupting import interrupt
-
 from bea_check.catalogue import CATALOGUE, CatalogueCheck, record
 from bea_check.checks import CheckFailed, CheckInconclusive
 from bea_check.verify import format_table, task_seed, to_json_dict, verify, write_json, write_junit
+from hypothesis import strategies as st
+from interrupting import interrupt
 
 pytest_plugins = ["pytester"]
 

@@ -75,7 +75,7 @@ class EMAMomentumField:
 
 
 def methods() -> list[Method]:
-    """The plug-in's methods (the entry point ``bea_check.methods`` names this function)."""
+    """The plug-in's methods (the entry point ``bea_check.registry.methods`` names this function)."""
     return [
         Method(
             name="ema-momentum",

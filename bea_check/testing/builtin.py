@@ -1,0 +1,133 @@
+"""The built-in methods: the paper's (GD, heavy ball, RMSProp, Adam, each with its full-batch
+closed form, recipe form and large-n fields), the extra ones (:mod:`bea_check.registry.extra_methods`)
+and eps outside the root (:mod:`bea_check.testing.variants`).
+
+The registry (:mod:`bea_check.registry.methods`) reads :func:`methods` on first use, by name, as it
+reads a plug-in's entry point; this module sits above every module that defines a method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..dynamics.optimizers import GD, Adam, HeavyBall, RMSProp
+from ..equations.closed_forms import closed_form
+from ..equations.fields import AdamField, FieldSpec, GDField, HeavyBallField, RMSPropField
+from ..equations.limit_fields import LIMIT_CLAIMS, SIGNGD_CLAIM, SignGDField, limit_field
+from ..equations.recipe import adam_form, gd_form, heavy_ball_form, rmsprop_form
+from ..registry.extra_methods import methods as extra_methods
+from ..registry.methods import Method
+from ..registry.outside import (
+    AdamOutside,
+    AdamOutsideField,
+    RMSPropOutside,
+    RMSPropOutsideField,
+    adam_outside_form,
+    hyperparameter_domain,
+    rmsprop_outside_form,
+)
+
+__all__ = ["methods"]
+
+
+def _with_limits(name: str, make: Callable[..., FieldSpec]) -> dict[str, Any]:
+    """The ``limit`` field (and ``signgd`` for Adam and RMSProp) of a built-in method (``docs/limits.md``)."""
+    extra = {"limit": LIMIT_CLAIMS[name]}
+    if name in ("adam", "rmsprop"):
+        extra["signgd"] = SIGNGD_CLAIM
+
+    def make_field(field_name: str, **hp: float) -> FieldSpec:
+        if field_name == "limit":
+            return limit_field(name, **hp)
+        if field_name == "signgd":
+            return SignGDField(eps=hp["eps"])
+        return make(field_name, **hp)
+
+    return {
+        "make_field": make_field,
+        "claims": {"leading": 1.0, "corrected": 2.0, **{f: order for f, (order, _) in extra.items()}},
+        "modes": {f: mode for f, (_, mode) in extra.items()},
+        "full_batch_fields": frozenset(extra),
+    }
+
+
+def _eps_outside_instances(method: Method, **kwargs: Any) -> Any:
+    """The instance strategy of the eps-outside claims' domain (imported on first use: it needs
+    Hypothesis, which a command line run that only looks a method up should not load)."""
+    from .variants_instances import instances
+
+    return instances(method, **kwargs)
+
+
+def eps_outside_methods() -> list[Method]:
+    """``rmsprop-outside`` and ``adam-outside``: each with its claims' domain
+    (:func:`bea_check.registry.outside.hyperparameter_domain`), the instance strategy of that domain and
+    its recipe form (``docs/eps_outside.md``)."""
+    domain = hyperparameter_domain()
+    return [
+        Method(
+            "rmsprop-outside",
+            "RMSProp, eps outside the root (textbook); claims where no gradient component nears zero",
+            {"rho": 0.5, "eps": 1e-2},
+            RMSPropOutside,
+            lambda name, **hp: RMSPropOutsideField(name=name, **hp),
+            domain={k: domain[k] for k in ("rho", "eps")},
+            instances=_eps_outside_instances,
+            step_form=rmsprop_outside_form,
+        ),
+        Method(
+            "adam-outside",
+            "Adam, eps outside the root (textbook); claims where no gradient component nears zero",
+            {"beta": 0.3, "rho": 0.5, "eps": 1e-2},
+            AdamOutside,
+            lambda name, **hp: AdamOutsideField(name=name, **hp),
+            domain=domain,
+            instances=_eps_outside_instances,
+            step_form=adam_outside_form,
+        ),
+    ]
+
+
+def methods() -> list[Method]:
+    """The built-in methods, in registration order (the registry validates each)."""
+    return [
+        Method(
+            "adam",
+            "Adam, eps inside the root (Theorem 3.6)",
+            {"beta": 0.3, "rho": 0.5, "eps": 1e-2},
+            Adam,
+            full_batch_form=closed_form("adam"),
+            step_form=adam_form,
+            **_with_limits("adam", lambda name, **hp: AdamField(name=name, **hp)),
+        ),
+        Method(
+            "gd",
+            "(mini-batch) gradient descent (Barrett-Dherin)",
+            {},
+            GD,
+            full_batch_form=closed_form("gd"),
+            step_form=gd_form,
+            **_with_limits("gd", lambda name: GDField(name=name)),
+        ),
+        Method(
+            "heavy-ball",
+            "heavy-ball momentum (Ghosh et al.; mini-batch by the recipe)",
+            {"beta": 0.5},
+            HeavyBall,
+            full_batch_form=closed_form("heavy-ball"),
+            step_form=heavy_ball_form,
+            **_with_limits("heavy-ball", lambda name, **hp: HeavyBallField(name=name, **hp)),
+        ),
+        Method(
+            "rmsprop",
+            "RMSProp, eps inside the root (Theorem 3.3)",
+            {"rho": 0.5, "eps": 1e-2},
+            RMSProp,
+            full_batch_form=closed_form("rmsprop"),
+            step_form=rmsprop_form,
+            **_with_limits("rmsprop", lambda name, **hp: RMSPropField(name=name, **hp)),
+        ),
+        *extra_methods(),
+        *eps_outside_methods(),
+    ]
