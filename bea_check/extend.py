@@ -1,9 +1,9 @@
 """The extension surface: what a plug-in (a new optimizer, its fields, its claims) builds on.
 
 Everything here is public and stable; a plug-in should need nothing else from bea_check.
-The built-in extra methods (:mod:`bea_check.registry.extra_methods`, :mod:`bea_check.registry.outside`) and
-the
-example plug-in (``examples/bea-check-ema-momentum``) are written on it.
+The built-in extra methods (:mod:`bea_check.registry.extra_methods`,
+:mod:`bea_check.registry.outside`) and the example plug-in (``examples/bea-check-ema-momentum``)
+are written on it.
 
 * **Register**: :class:`Method` (an optimizer, its fields and their claimed orders),
   :class:`Range`, :func:`register`, :func:`get_method`, :data:`METHODS`.

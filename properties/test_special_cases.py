@@ -7,8 +7,8 @@
 * claim 7 (SGD with reshuffling, Smith et al.): :func:`bea_check.analysis.smith.check_smith`;
 * claim 8 (eps outside the root): the methods ``rmsprop-outside`` and ``adam-outside`` are
   registered with the instance strategy of their claims' domain
-  (:func:`bea_check.testing.variants.instances`),
-  so ``properties/test_claims.py`` checks them like every method.
+  (:func:`bea_check.testing.variants.instances`), so ``properties/test_claims.py`` checks them
+  like every method.
 
 The identities and the reshuffling study cost milliseconds and run the profile's examples.
 """

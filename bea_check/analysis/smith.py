@@ -212,9 +212,8 @@ def run_smith_study(
     doubled up to 16 while the solver error estimate exceeds ``REFINE_MARGIN`` times the smaller
     defect).  ``coefficient`` is ``c`` in ``E + c h/m sum_k ||grad Ehat_k||^2`` (Smith: 1/4).
     Verdict ``pass`` when the plain defect has order ``2 +- tol`` and the modified one at least
-    ``3 - tol``; ``fail`` when either verdict of :func:`bea_check.analysis.study.analyse` is ``fail``;
-    otherwise
-    the modified flow's verdict (``pre-asymptotic``, ``round-off``).
+    ``3 - tol``; ``fail`` when either verdict of :func:`bea_check.analysis.study.analyse` is
+    ``fail``; otherwise the modified flow's verdict (``pre-asymptotic``, ``round-off``).
     """
     m = _check_problem(problem)
     hs = sorted(as_floats("steps", steps), reverse=True)

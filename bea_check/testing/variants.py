@@ -1,7 +1,6 @@
 """RMSProp and Adam with eps outside the root, gathered: the optimizers, fields and domain of
-:mod:`bea_check.registry.outside`, the instance strategy of :mod:`bea_check.testing.variants_instances`,
-and the
-registered methods (``docs/eps_outside.md``).
+:mod:`bea_check.registry.outside`, the instance strategy of
+:mod:`bea_check.testing.variants_instances`, and the registered methods (``docs/eps_outside.md``).
 
 Importing this module imports Hypothesis (the strategy); the registry does not need it.
 """
