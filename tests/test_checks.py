@@ -144,6 +144,16 @@ def _falling_fail(steps, orders):
     return dataclasses.replace(_fake_study("fail", steps), errors=es, pairwise_orders=qs)
 
 
+def test_usable_orders_skip_the_points_under_the_floor_and_read_coarse_to_fine():
+    study = _falling_fail([0.04, 0.02, 0.01, 0.005], [1.9, 1.8, 1.7])
+    assert study.usable_orders == pytest.approx([1.9, 1.8, 1.7])
+    cut = dataclasses.replace(study, used=[True, True, True, False])
+    assert cut.usable_orders == pytest.approx([1.9, 1.8])
+    flipped = dataclasses.replace(study, steps=study.steps[::-1], errors=study.errors[::-1])
+    assert flipped.usable_orders == pytest.approx([1.9, 1.8, 1.7])
+    assert dataclasses.replace(study, used=[True, False, False, False]).usable_orders == []
+
+
 def test_a_fail_on_still_falling_orders_is_confirmed_at_smaller_steps(monkeypatch):
     """A slip's orders keep falling: the fail stands, reported at the finest step allowed."""
     calls = []

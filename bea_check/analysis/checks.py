@@ -45,7 +45,7 @@ from ..errors import CheckFailed, CheckInconclusive, Inconclusive, InvalidInput
 from ..instances.problems import FullBatch, Problem
 from ..precision import F64, Context
 from ..registry.methods import Method, get_method
-from .study import OrderStudy, claim_holds, pairwise_orders, run_order_study
+from .study import OrderStudy, claim_holds, run_order_study
 
 __all__ = [
     "AUTO_START",
@@ -99,16 +99,6 @@ def _drop_largest(study: OrderStudy, expected: float | None, tol: float, mode: s
     )
 
 
-def _usable_orders(study: OrderStudy) -> list[float]:
-    """The pairwise orders between the study's usable points, coarse to fine."""
-    usable = sorted(
-        ((h, e) for h, e, u in zip(study.steps, study.errors, study.used, strict=True) if u), reverse=True
-    )
-    if len(usable) < 2:
-        return []
-    return pairwise_orders([h for h, _ in usable], [e for _, e in usable])
-
-
 def _still_falling(study: OrderStudy) -> bool:
     """Whether a ``"fail"`` rests on pairwise orders that are still falling: the last three
     orders between usable points decrease strictly.
@@ -120,7 +110,7 @@ def _still_falling(study: OrderStudy) -> bool:
     """
     if study.verdict != "fail":
         return False
-    q = _usable_orders(study)
+    q = study.usable_orders
     return len(q) >= 3 and q[-1] < q[-2] < q[-3]
 
 
@@ -136,7 +126,7 @@ def _refinement(
     one whose orders rose again is refined as usual, so only a later study decides.
     """
     if fail is not None and study.verdict == "pre-asymptotic" and expected is not None:
-        q, q0 = _usable_orders(study), _usable_orders(fail)
+        q, q0 = study.usable_orders, fail.usable_orders
         if q and q0 and q[-1] < q0[-1] and not claim_holds(q[-1], expected, tol, mode):
             reason = (
                 f"{study.reason}; confirms the fail at larger steps (finest pairwise order "

@@ -413,6 +413,17 @@ class OrderStudy:
         """Largest solver error estimate over the steps."""
         return max(self.solver_errors) if self.solver_errors else math.nan
 
+    @property
+    def usable_orders(self) -> list[float]:
+        """The pairwise orders between the used points, coarse to fine (the ones the verdict
+        rests on; ``pairwise_orders`` covers every point, in the given order)."""
+        usable = sorted(
+            ((h, e) for h, e, u in zip(self.steps, self.errors, self.used, strict=True) if u), reverse=True
+        )
+        if len(usable) < 2:
+            return []
+        return pairwise_orders([h for h, _ in usable], [e for _, e in usable])
+
     def to_json_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (non-finite floats become None); adds ``solver_error`` and ``Ns``."""
         d = asdict(self)
