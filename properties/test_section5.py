@@ -35,6 +35,8 @@ import pytest
 from hypothesis import Phase, assume, given, note, settings
 from hypothesis import strategies as st
 
+from bea_check.analysis.checks import CheckInconclusive
+from bea_check.analysis.inconclusive import tolerate_inconclusive
 from bea_check.paper.section5 import REGIME, adam_crossing, adam_settling, paper_coefficient, simulate
 from bea_check.testing.pytest_plugin import thorough
 
@@ -140,6 +142,29 @@ def test_raising_h_moves_the_settling_point_away_when_rho_exceeds_beta(data):
     assert d2 > d1, f"raising h moved Adam's settling point toward: |u| {d1:.6f} -> {d2:.6f}"
 
 
+SOLVER_MARGIN = 10.0
+"""A comparison of two ODE misses is decided only when its margin exceeds this many times the
+sum of the two solves' error estimates (an estimate is not a bound)."""
+
+
+def _corrected_closer(adam: float, corrected: float, leading: float, errors: dict, what: str) -> None:
+    """Fail unless the corrected ODE's value is closer to Adam's than the leading ODE's.
+
+    An error ``e`` in an ODE value moves its miss by at most ``e``, so the comparison can only be
+    flipped by the solves when ``|margin| <= e_leading + e_corrected``, where
+    ``margin = |adam - leading| - |adam - corrected|``: such an example is inconclusive, not a fail.
+    """
+    miss_c, miss_l = abs(adam - corrected), abs(adam - leading)
+    solver = errors["corrected"] + errors["leading"]
+    if abs(miss_l - miss_c) <= SOLVER_MARGIN * solver:
+        raise CheckInconclusive(
+            f"{what}: ODE misses {miss_c:.2e} (corrected) and {miss_l:.2e} (leading) differ by less "
+            f"than {SOLVER_MARGIN:g} x the solver error estimates ({solver:.1e})"
+        )
+    assert miss_c < miss_l, f"corrected ODE misses Adam's {what} by {miss_c:.2e}, leading ODE by {miss_l:.2e}"
+
+
+@tolerate_inconclusive
 @very_few
 @given(data=st.data())
 def test_corrected_ode_predicts_the_settling_point_and_trajectory_better_than_the_leading_ode(data):
@@ -147,12 +172,10 @@ def test_corrected_ode_predicts_the_settling_point_and_trajectory_better_than_th
     h = _step(data.draw, REGIME.max_h(beta, rho, eps), low=0.5)
     _in_regime(beta, rho, eps, h)
     run = simulate(beta, rho, eps, h)
+    errors = dict(run.solver_errors)
     ua, uc, ul = (run.settling(w).position for w in ("adam", "corrected", "leading"))
-    note(f"u: Adam {ua:.6f}, corrected ODE {uc:.6f}, leading ODE {ul:.6f}; solver errors {run.solver_errors}")
-    assert max(run.solver_errors.values()) < 1e-3 * abs(ua - uc), "reference ODE solve not accurate enough"
-    assert abs(ua - uc) < abs(ua - ul), (
-        f"corrected ODE misses Adam's settling point by {abs(ua - uc):.2e}, leading ODE by {abs(ua - ul):.2e}"
-    )
+    note(f"u: Adam {ua:.6f}, corrected ODE {uc:.6f}, leading ODE {ul:.6f}; solver errors {errors}")
+    _corrected_closer(ua, uc, ul, errors, "settling point")
     ta, tc, tl = (run.trajectory(w).position for w in ("adam", "corrected", "leading"))
     note(f"crossing u: Adam {ta:.6f}, corrected ODE {tc:.6f}, leading ODE {tl:.6f}")
     if abs(beta - rho) < MIN_RAISE:
@@ -160,9 +183,7 @@ def test_corrected_ode_predicts_the_settling_point_and_trajectory_better_than_th
         # (1+beta)/(1-beta) - (1+rho)/(1-rho): near beta = rho both ODEs miss it by O(h^2) only
         # (measured at beta = rho = 0.5, h = 0.0078: 5.7e-5 and 6.5e-6), a degenerate comparison
         return
-    assert abs(ta - tc) < abs(ta - tl), (
-        f"corrected ODE misses Adam's crossing by {abs(ta - tc):.2e}, leading ODE by {abs(ta - tl):.2e}"
-    )
+    _corrected_closer(ta, tc, tl, errors, "crossing")
 
 
 # --------------------------------------------------------------------------- the trajectory
