@@ -79,6 +79,8 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         (
             "__main__",
             "commands.main",
+            "commands.order",
+            "commands.verify",
             "commands.figures",
             "commands.limits",
             "commands.mutations",
