@@ -67,6 +67,7 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
                 "builtin",
                 "catalogue",
                 "verify",
+                "slips",
                 "mutations",
                 "pytest_plugin",
             )
