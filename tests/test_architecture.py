@@ -27,7 +27,11 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "infra",
         ("errors", "precision", "_moved", "infra.outfiles", "infra.runner", "infra.cli_common"),
     ),
-    ("problems", "instances", ("instances.losses", "instances.problems")),
+    (
+        "problems",
+        "instances",
+        ("instances.base", "instances.tanh_net", "instances.losses", "instances.problems"),
+    ),
     ("dynamics", "dynamics", ("dynamics.optimizers", "dynamics.solve")),
     (
         "fields",
