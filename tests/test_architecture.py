@@ -77,7 +77,7 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             )
         ),
     ),
-    ("paper", "paper", ("paper.section5", "paper.report")),
+    ("paper", "paper", ("paper.bilinear", "paper.section5", "paper.report")),
     (
         "cli",
         "commands",

@@ -94,7 +94,7 @@ def test_short_simulation_corrected_ode_tracks_adam_better():
 
 def test_settling_summary_of_a_synthetic_trajectory():
     traj = s5.hyperbola_point(np.linspace(-0.5, -0.4, 301))  # h = 0.01 over T = 3
-    s = s5._settling(traj, 0.01, 3.0)
+    s = s5.settling_of(traj, 0.01, 3.0)
     assert s.position == pytest.approx(-0.4) and s.distance == pytest.approx(0.4)
     assert s.drift == pytest.approx(0.1 * 25 / 300) and s.residual < 1e-14  # u over [2.75, 3]
 
