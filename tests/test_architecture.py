@@ -50,6 +50,7 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
                 "defect",
                 "auto",
                 "inconclusive",
+                "limit_rates",
                 "limits",
                 "remark34",
                 "eps_constant",
