@@ -100,6 +100,15 @@ module sits in the layer it serves).  docs/architecture.md draws the same table.
 TOP_LEVEL_LIMIT = 10
 """At most this many modules directly in ``bea_check/`` (``__init__`` included)."""
 
+MODULE_LINES = 600
+"""A module over this many lines needs a reason in :data:`LONG_MODULES` (and in docs/architecture.md)."""
+
+LONG_MODULES = {
+    "testing.strategies": "the public strategies module (bea_check.strategies): one import for users, "
+    "each strategy next to the argument checks that guard it",
+}
+"""Modules allowed over :data:`MODULE_LINES`, with the reason."""
+
 LAYER = {module: i for i, (_, _, modules) in enumerate(LAYERS) for module in modules}
 for _i, (_, _package, _) in enumerate(LAYERS):
     LAYER[_package] = _i  # the subpackage's own __init__
@@ -170,6 +179,15 @@ def test_the_top_level_is_small_and_each_subpackage_is_one_layer():
             package = m.split(".")[0]
             owner = next(i for i, (_, pkg, _) in enumerate(LAYERS) if pkg == package)
             assert LAYER[m] == owner, f"{m} lies in {package}/ but is listed in layer {LAYERS[LAYER[m]][0]}"
+
+
+def test_no_module_is_long_without_a_stated_reason():
+    sizes = {m: len(p.read_text().splitlines()) for m, p in _modules().items()}
+    long = {m: n for m, n in sizes.items() if n > MODULE_LINES and m not in LONG_MODULES}
+    assert not long, f"modules over {MODULE_LINES} lines: {long}; split them or state why in LONG_MODULES"
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    for m in LONG_MODULES:
+        assert f"`{m}`" in doc.split("### Module sizes", 1)[-1], f"docs/architecture.md: no reason for {m}"
 
 
 def test_old_module_paths_are_the_new_modules():
