@@ -552,3 +552,56 @@ def test_a_plain_assertion_error_is_internal_too(capsys, monkeypatch):
     monkeypatch.setattr(bea_check.study, "run_order_study", broken)
     code, _, err = run(capsys, FAST)
     assert code == 4 and "internal error: AssertionError" in err
+
+
+# --------------------------------------------------------------------------- --json [FILE]
+
+
+def _subcommands():
+    import argparse
+
+    from bea_check.commands.main import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices
+
+
+def test_every_subcommand_takes_json_with_an_optional_file():
+    """One convention: ``--json`` alone (or ``-``) is stdout, ``--json FILE`` a file."""
+    subs = _subcommands()
+    assert {"order", "verify", "mutations", "smith", "gamma", "limits", "figures", "report"} <= set(subs)
+    for name, parser in subs.items():
+        action = next((a for a in parser._actions if "--json" in a.option_strings), None)
+        assert action is not None, f"bea-check {name} has no --json"
+        assert action.nargs == "?" and action.const == "-" and action.default is None, name
+        assert action.metavar == "FILE", name
+
+
+@pytest.mark.parametrize(
+    "argv", [["gamma", "--max-n", "5"], ["limits", "--claim", "signgd"], [*FAST, "--steps", "0.01,0.02"]]
+)
+def test_json_goes_to_stdout_alone_or_to_a_file_beside_the_table(capsys, tmp_path, argv):
+    code, table, err = run(capsys, argv)
+    assert code == 0, err
+    for flag in (["--json"], ["--json", "-"]):
+        code, out, err = run(capsys, [*argv, *flag])
+        assert code == 0, err
+        data = json.loads(out)  # one JSON object and nothing else on stdout
+        assert data["exit_code"] == 0
+    target = tmp_path / "out.json"
+    code, out, err = run(capsys, [*argv, "--json", str(target)])
+    assert code == 0, err
+    written = json.loads(target.read_text())
+    for d in (written, data):
+        d.pop("timings", None)  # wall times differ from run to run
+    assert written == data  # the same object, indented in the file
+    assert out.splitlines()[0] == table.splitlines()[0]  # and the table as usual
+    assert target.read_text().startswith("{\n")
+
+
+@pytest.mark.parametrize("name", ["gamma", "limits", "order", "smith", "figures", "report"])
+def test_a_json_file_that_cannot_be_written_is_refused_before_any_work(capsys, tmp_path, name):
+    extra = {"figures": ["--out", str(tmp_path / "figs")], "report": ["--out", str(tmp_path / "rep")]}
+    code, out, err = run(capsys, [name, *extra.get(name, []), "--json", str(tmp_path)])  # a directory
+    assert_one_line_error(code, out, err, "--json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written, no output dir made

@@ -17,11 +17,14 @@ from typing import Any
 from ..errors import InvalidInput
 from ..infra.cli_common import (
     EXIT_FAIL,
+    EXIT_INCONCLUSIVE,
     EXIT_OK,
     PROG,
+    add_json_option,
     exit_status,
     finite_float,
     int_arg,
+    json_result,
     split_options,
 )
 
@@ -72,7 +75,13 @@ def add_parser(sub: Any) -> None:
         default=None,
         help="rmsprop, --claim large-eps: step n of the field (default: large n)",
     )
-    p.add_argument("--regime", choices=(*_REGIMES, "both"), default="both", help="for --claim regimes")
+    p.add_argument(
+        "--regime",
+        choices=(*_REGIMES, "both"),
+        default="both",
+        help="for --claim regimes (default: %(default)s)",
+    )
+    add_json_option(p, "the claim, its verdict and its evidence")
     p.set_defaults(run=_cmd_limits)
 
 
@@ -91,8 +100,10 @@ def _slopes(slopes: dict[str, float | None]) -> str:
 
 
 def _cmd_limits(args: argparse.Namespace) -> tuple[int, str]:
+    import dataclasses
+
     from ..analysis import limits
-    from ..analysis.checks import CheckFailed  # CheckInconclusive: main prints it in one line, exit 3
+    from ..analysis.checks import CheckFailed, CheckInconclusive
     from ..instances.problems import builtin_problem
     from ..registry.methods import get_method, validate_hyperparameter
 
@@ -115,9 +126,17 @@ def _cmd_limits(args: argparse.Namespace) -> tuple[int, str]:
     hp = method.resolve(**given)
     problem = builtin_problem(args.loss, batches=1, seed=args.seed)
     head = f"{args.claim}: {method.name} on {problem.name}, {dict(hp)}"
+    out: dict[str, Any] = {
+        "claim": args.claim,
+        "method": method.name,
+        "problem": problem.name,
+        "hyperparameters": dict(hp),
+    }
+    evidence: list[Any] = []
     try:
         if args.claim == "rate":
             ev = limits.check_large_n_rate(method, problem, hp, h=h)
+            out["h"], evidence = h, [ev]
             rows = [f"{head}, h = {h:g}", f"{'n':>6} {'||f_n - f_inf||':>16}"]
             rows += [f"{n:>6} {d:>16.3e}" for n, d in zip(ev.ns, ev.distances, strict=True)]
             if ev.claimed_rate == 0:
@@ -129,6 +148,7 @@ def _cmd_limits(args: argparse.Namespace) -> tuple[int, str]:
                 )
         elif args.claim == "large-eps":
             eps_ev = limits.check_large_eps_limit(method, problem, hp, n=args.n)
+            evidence = [eps_ev]
             rows = [
                 _series(
                     f"{head}: rescaled relative difference to {eps_ev.target}, x = max g^2/eps",
@@ -141,6 +161,7 @@ def _cmd_limits(args: argparse.Namespace) -> tuple[int, str]:
             ]
         elif args.claim == "signgd":
             sign_ev = limits.check_signgd_flow(method, problem, hp)
+            evidence = [sign_ev]
             rows = [f"{head}: leading large-n part = -g/sqrt(g^2+eps) to {sign_ev.worst_ratio:.2e} x |g|/R"]
             if sign_ev.rate is not None:
                 rows.append(f"leading field -> signGD at fitted rate {sign_ev.rate.fitted_rate:.5f} (rho)")
@@ -148,6 +169,7 @@ def _cmd_limits(args: argparse.Namespace) -> tuple[int, str]:
             rows = []
             for regime in _REGIMES if args.regime == "both" else (args.regime,):
                 regime_ev = limits.check_regimes(method, problem, hp, regime)
+                evidence.append(regime_ev)
                 what = "eps/min g^2" if regime == "large-gradient" else "max g^2/eps"
                 rows.append(
                     _series(
@@ -159,11 +181,19 @@ def _cmd_limits(args: argparse.Namespace) -> tuple[int, str]:
                     )
                 )
                 rows.append(f"slopes in x (claimed >= 1): {_slopes(regime_ev.slopes)}")
+    except CheckInconclusive as exc:
+        if args.json is None:
+            raise  # main prints it in one line, exit 3
+        _notes(method.name, ignored)
+        out.update(verdict="inconclusive", reason=str(exc), exit_code=EXIT_INCONCLUSIVE)
+        return EXIT_INCONCLUSIVE, json_result(args, out, f"inconclusive: {exc}")
     except CheckFailed as exc:
         _notes(method.name, ignored)
-        return EXIT_FAIL, str(exc)
+        out.update(verdict="fail", reason=str(exc), exit_code=EXIT_FAIL)
+        return EXIT_FAIL, json_result(args, out, str(exc))
     _notes(method.name, ignored)
-    return EXIT_OK, "\n".join([*rows, "verdict: pass"])
+    out.update(verdict="pass", evidence=[dataclasses.asdict(e) for e in evidence], exit_code=EXIT_OK)
+    return EXIT_OK, json_result(args, out, "\n".join([*rows, "verdict: pass"]))
 
 
 def _notes(method: str, ignored: list[str]) -> None:

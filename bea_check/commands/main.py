@@ -42,6 +42,7 @@ from ..infra.cli_common import (
     EXIT_INVALID,
     EXIT_OK,
     PROG,
+    check_json_target,
     exit_status,
     one_line,
     parse_steps,
@@ -164,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as e:  # --help, --version
             return e.code if isinstance(e.code, int) else 0
         try:
+            check_json_target(args)  # every subcommand's --json FILE, refused before any work
             code, text = args.run(args)
         except InvalidInput as e:
             return _error(str(e))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..infra.cli_common import int_arg
+from ..infra.cli_common import add_json_option, int_arg
 
 __all__ = ["add_parser"]
 
@@ -60,7 +60,7 @@ def add_parser(sub: Any) -> None:
         help="mixed into every cell's seed (derived from the names): another number draws other "
         "instances (default: %(default)s, the published report)",
     )
-    p.add_argument("--json", metavar="FILE", default=None, help="also write the report as JSON to FILE")
+    add_json_option(p, "the report")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown (as in the README)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument("--list", action="store_true", help="list the slips and the checks, then exit")

@@ -5,7 +5,6 @@ The exit codes and the error conventions are those of :mod:`bea_check.commands.m
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from typing import Any
@@ -13,10 +12,11 @@ from typing import Any
 from ..errors import Inconclusive, InvalidInput
 from ..infra.cli_common import (
     PROG,
+    add_json_option,
     exit_status,
     finite_float,
     int_arg,
-    jsonable,
+    json_result,
     one_line,
     parse_hp,
     parse_steps,
@@ -215,11 +215,7 @@ def add_parser(sub: Any) -> None:
         help="tolerance when judging a claim: the fitted and the finest pairwise order must be "
         "at least P - tol (default: %(default)s)",
     )
-    g.add_argument(
-        "--json",
-        action="store_true",
-        help="print one JSON object instead of the table (whenever the study ran: exit 0, 1 or 3)",
-    )
+    add_json_option(g, "the study (whenever it ran: exit 0, 1 or 3)")
     g.add_argument(
         "--plot",
         metavar="FILE",
@@ -391,9 +387,9 @@ def _cmd_order(args: argparse.Namespace) -> tuple[int, str]:
         else:
             out.setdefault("timings", {"cli_total": elapsed})
         out["exit_code"] = code
-        return code, json.dumps(jsonable(out), allow_nan=False)
     table = study.format_table().rstrip("\n")
-    return code, table if auto is None else f"{auto.format_log()}\n{table}"
+    text = table if auto is None else f"{auto.format_log()}\n{table}"
+    return code, json_result(args, out, text) if args.json else text
 
 
 def _plot_order(

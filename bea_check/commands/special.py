@@ -16,17 +16,17 @@ or ``round-off`` verdict) exits 3, a failed claim exits 1.
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from ..errors import InvalidInput
 from ..infra.cli_common import (
     EXIT_FAIL,
     EXIT_OK,
+    add_json_option,
     exit_status,
     finite_float,
     int_arg,
-    jsonable,
+    json_result,
     parse_steps,
     verdict_exit_code,
 )
@@ -78,7 +78,7 @@ def add_parsers(sub: Any) -> None:
     s.add_argument("--precision", choices=("float64", "mp"), default="float64", help="(default: %(default)s)")
     s.add_argument("--dps", type=int_arg, default=None, help="decimal digits for --precision mp (default 30)")
     s.add_argument("--tol", type=finite_float, default=0.2, help="order tolerance (default: %(default)s)")
-    s.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    add_json_option(s, "the study")
     s.set_defaults(run=_cmd_smith)
 
     g = sub.add_parser(
@@ -96,7 +96,7 @@ def add_parsers(sub: Any) -> None:
     g.add_argument(
         "--dps", type=int_arg, default=40, help="decimal digits, at least 40 (default: %(default)s)"
     )
-    g.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
+    add_json_option(g, "the check's evidence")
     g.set_defaults(run=_cmd_gamma)
 
 
@@ -119,11 +119,7 @@ def _cmd_smith(args: argparse.Namespace) -> tuple[int, str]:
         problem = builtin_problem(args.loss, batches=args.batches, seed=args.seed)
     study = run_smith_study(problem, steps, ctx, coefficient=args.coefficient, tol=args.tol)
     code = verdict_exit_code(study.verdict)
-    if args.json:
-        out = dict(study.to_json_dict())
-        out["exit_code"] = code
-        return code, json.dumps(jsonable(out), allow_nan=False)
-    return code, study.format_table()
+    return code, json_result(args, {**study.to_json_dict(), "exit_code": code}, study.format_table())
 
 
 def _cmd_gamma(args: argparse.Namespace) -> tuple[int, str]:
@@ -140,9 +136,7 @@ def _cmd_gamma(args: argparse.Namespace) -> tuple[int, str]:
     try:
         ev = check_heavy_ball_gamma(args.beta, range(args.max_n + 1), mp(args.dps))
     except CheckFailed as exc:
-        if args.json:
-            return EXIT_FAIL, json.dumps({"verdict": "fail", "reason": str(exc), "exit_code": EXIT_FAIL})
-        return EXIT_FAIL, str(exc)
-    if args.json:
-        return EXIT_OK, json.dumps(jsonable({**ev.to_json_dict(), "exit_code": EXIT_OK}), allow_nan=False)
-    return EXIT_OK, ev.format_table()
+        return EXIT_FAIL, json_result(
+            args, {"verdict": "fail", "reason": str(exc), "exit_code": EXIT_FAIL}, str(exc)
+        )
+    return EXIT_OK, json_result(args, {**ev.to_json_dict(), "exit_code": EXIT_OK}, ev.format_table())

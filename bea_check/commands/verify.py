@@ -12,8 +12,11 @@ from typing import Any
 from ..errors import InvalidInput
 from ..infra.cli_common import (
     EXIT_OK,
+    JSON_STDOUT,
+    add_json_option,
     exit_status,
     int_arg,
+    json_result,
     split_names,
 )
 from ..infra.outfiles import check_output_dir, check_output_file
@@ -97,7 +100,7 @@ def add_parser(sub: Any) -> None:
         help="keep Hypothesis's storage (example database: failing examples are replayed first next "
         "time) in DIR (default: a temporary directory, removed at the end)",
     )
-    v.add_argument("--json", metavar="FILE", default=None, help="also write the results as JSON to FILE")
+    add_json_option(v, "the results")
     v.add_argument(
         "--junit-xml", metavar="FILE", default=None, help="also write JUnit XML to FILE (for CI systems)"
     )
@@ -137,7 +140,8 @@ def _list_catalogue(plugins: list[str]) -> str:
 
 def check_verify_outputs(args: argparse.Namespace) -> None:
     """``verify``'s output targets, refused before any work (:mod:`bea_check.infra.outfiles`)."""
-    files = [(opt, p) for opt, p in (("--json", args.json), ("--junit-xml", args.junit_xml)) if p is not None]
+    json_file = None if args.json == JSON_STDOUT else args.json
+    files = [(opt, p) for opt, p in (("--json", json_file), ("--junit-xml", args.junit_xml)) if p is not None]
     for opt, path in files:
         check_output_file(path, opt)
     if len(files) == 2 and os.path.abspath(files[0][1]) == os.path.abspath(files[1][1]):
@@ -149,7 +153,7 @@ def check_verify_outputs(args: argparse.Namespace) -> None:
 
 
 def _cmd_verify(args: argparse.Namespace) -> tuple[int, str]:
-    from ..testing.verify import format_table, verify, write_json, write_junit
+    from ..testing.verify import format_table, to_json_dict, verify, write_junit
 
     if args.max_examples is not None and args.max_examples < 1:
         raise InvalidInput(f"--max-examples must be >= 1, got {args.max_examples}")
@@ -178,8 +182,7 @@ def _cmd_verify(args: argparse.Namespace) -> tuple[int, str]:
         database=args.database,
         progress=progress,
     )
-    if args.json:
-        write_json(report, args.json)
+    text = json_result(args, to_json_dict(report), format_table(report))
     if args.junit_xml:
         write_junit(report, args.junit_xml)
-    return report.exit_code, format_table(report)
+    return report.exit_code, text

@@ -14,19 +14,26 @@ Exit codes (the same for every subcommand, so that a CI gate can trust them):
   which promises a failed claim;
 * :data:`EXIT_INTERRUPTED` (130) -- Ctrl-C: one line ``bea-check: interrupted``.
 
-Only the standard library and :mod:`bea_check.errors` are imported here: parsing and
-``--help`` stay cheap.  Subcommand modules import from here (never from :mod:`bea_check.commands.main`,
-which imports them).
+JSON output, the same in every subcommand (:func:`add_json_option`, :func:`json_result`):
+``--json`` alone (or ``--json -``) prints one JSON object on stdout instead of the table;
+``--json FILE`` writes it, indented, to FILE (atomically, validated before any work) and prints
+the table as usual.
+
+Only the standard library, :mod:`bea_check.errors` and :mod:`bea_check.infra.outfiles` are
+imported here: parsing and ``--help`` stay cheap.  Subcommand modules import from here
+(never from :mod:`bea_check.commands.main`, which imports them).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import InvalidInput
+from .outfiles import atomic_write, check_output_file
 
 __all__ = [
     "EXIT_FAIL",
@@ -35,10 +42,14 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_INVALID",
     "EXIT_OK",
+    "JSON_STDOUT",
     "PROG",
+    "add_json_option",
+    "check_json_target",
     "exit_status",
     "finite_float",
     "int_arg",
+    "json_result",
     "jsonable",
     "one_line",
     "parse_hp",
@@ -196,3 +207,40 @@ def jsonable(x: Any) -> Any:
     except (TypeError, ValueError):
         return str(x)
     return f if math.isfinite(f) else None
+
+
+JSON_STDOUT = "-"
+"""``--json`` without a FILE (or ``--json -``): the JSON object goes to stdout."""
+
+
+def add_json_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """Add ``--json [FILE]`` to a subcommand's ``parser``; ``what`` names the object it holds."""
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const=JSON_STDOUT,
+        default=None,
+        metavar="FILE",
+        help=f"{what} as one JSON object: on stdout instead of the table (no FILE, or -), or written "
+        "to FILE while the table is printed as usual (default: no JSON)",
+    )
+
+
+def check_json_target(args: argparse.Namespace) -> None:
+    """Refuse a ``--json FILE`` that cannot be written, before any work (exit 2)."""
+    target = getattr(args, "json", None)
+    if target is not None and target != JSON_STDOUT:
+        check_output_file(target, "--json")
+
+
+def json_result(args: argparse.Namespace, payload: Mapping[str, Any], text: str) -> str:
+    """What a subcommand prints: ``text``, or the JSON of ``payload`` (:func:`jsonable`) on stdout
+    (one line) under ``--json``; under ``--json FILE`` the JSON (indented) is written to FILE and
+    ``text`` is printed."""
+    target = getattr(args, "json", None)
+    if target is None:
+        return text
+    if target == JSON_STDOUT:
+        return json.dumps(jsonable(dict(payload)), allow_nan=False)
+    atomic_write(target, json.dumps(jsonable(dict(payload)), indent=2, allow_nan=False) + "\n")
+    return text

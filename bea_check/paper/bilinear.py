@@ -41,6 +41,7 @@ factor 2 at least; it gets worse near ``kappa = 1`` at ``beta = 0.6, rho = 0.8``
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -308,6 +309,22 @@ class Run:
     @property
     def label(self) -> str:
         return f"beta={self.beta:g}, rho={self.rho:g}, eps={self.eps:g}, h={self.h:g}"
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The run's summary (not its trajectories): hyperparameters, tracking number, the
+        settling point of Adam and of every ODE, the solver error estimates and substeps."""
+        return {
+            "method": self.method,
+            "beta": self.beta,
+            "rho": self.rho,
+            "eps": self.eps,
+            "h": self.h,
+            "horizon": self.horizon,
+            "kappa": self.kappa,
+            "settling": {w: dataclasses.asdict(self.settling(w)) for w in ("adam", *self.odes)},
+            "solver_errors": dict(self.solver_errors),
+            "substeps": dict(self.substeps),
+        }
 
 
 METHODS = ("adam", "adam-outside")

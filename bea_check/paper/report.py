@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BeaCheckError, InvalidInput
-from ..infra.cli_common import EXIT_OK, exit_status, split_names
+from ..infra.cli_common import EXIT_OK, add_json_option, exit_status, json_result, split_names
 from ..infra.outfiles import check_output_dir, write_all
 
 __all__ = ["PROBLEMS", "SHOWCASE_HORIZON", "SHOWCASE_STEPS", "Entry", "run_showcase", "write_report"]
@@ -316,6 +316,7 @@ def add_parser(sub: Any) -> None:
         help="also run the Section 5 experiments (bea-check figures) and add their figures and tables",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    add_json_option(p, "the files written and the report's data (as in DIR/report.json)")
     p.set_defaults(run=_cmd_report)
 
 
@@ -343,5 +344,9 @@ def _cmd_report(args: Any) -> tuple[int, str]:
             else:
                 order = "-" if s.observed_order != s.observed_order else f"{s.observed_order:.3f}"
                 lines.append(f"{e.method:<16} {e.problem:<11} {name:<10} {order:>7}  {s.verdict}")
-    lines.append(f"wrote {path} and {path.with_name('report.json')}")
-    return EXIT_OK, "\n".join(lines)
+    data_path = path.with_name("report.json")
+    lines.append(f"wrote {path} and {data_path}")
+    if args.json is None:
+        return EXIT_OK, "\n".join(lines)
+    payload = {"paths": [str(path), str(data_path)], "report": json.loads(data_path.read_text())}
+    return EXIT_OK, json_result(args, payload, "\n".join(lines))

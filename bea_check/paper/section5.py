@@ -7,6 +7,7 @@ the public path of Section 5 (``bea_check.section5``).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import os
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput
-from ..infra.cli_common import EXIT_OK
+from ..infra.cli_common import EXIT_OK, json_result
 from ..infra.outfiles import check_output_dir, write_all
 from .bilinear import (  # re-exported: the model of Section 5
     CURVATURE,
@@ -262,6 +263,14 @@ class Figures:
         lines += ["", format_comparisons(self.comparisons)]
         return "\n".join(lines)
 
+    def to_json_dict(self) -> dict[str, Any]:
+        """The files written, the run summaries (:meth:`Run.to_json_dict`) and the comparisons."""
+        return {
+            "paths": [str(p) for p in self.paths],
+            "runs": [r.to_json_dict() for r in self.runs],
+            "comparisons": [dataclasses.asdict(c) for c in self.comparisons],
+        }
+
 
 def write_figures(
     out_dir: str | os.PathLike[str], *, progress: Callable[[str], None] | None = None
@@ -477,8 +486,22 @@ def command(args: Any) -> tuple[int, str]:
             print(f"bea-check: figures: {text}", file=sys.stderr, flush=True)
 
     if args.h_grid:
-        return EXIT_OK, format_grid(h_grid(progress=progress))
+        points = h_grid(progress=progress)
+        grid = {
+            "h_grid": [
+                {
+                    "beta": g.beta,
+                    "rho": g.rho,
+                    "eps": g.eps,
+                    "horizon": g.horizon,
+                    "runs": [r.to_json_dict() for r in g.runs],
+                    "comparisons": [dataclasses.asdict(c) for c in g.comparisons],
+                }
+                for g in points
+            ]
+        }
+        return EXIT_OK, json_result(args, grid, format_grid(points))
 
     result = write_figures(args.out, progress=progress)
     files = "\n".join(f"wrote {p}" for p in result.paths)
-    return EXIT_OK, f"{result.format_table()}\n{files}"
+    return EXIT_OK, json_result(args, result.to_json_dict(), f"{result.format_table()}\n{files}")

@@ -499,9 +499,7 @@ def _list() -> str:
 def command(args: Any) -> tuple[int, str]:
     """``bea-check mutations`` with parsed ``args`` (see :mod:`bea_check.commands.mutations`):
     ``(exit, text)``."""
-    import json
-
-    from ..infra.outfiles import atomic_write, check_output_file
+    from ..infra.cli_common import check_json_target, json_result
 
     if args.list:
         return 0, _list()
@@ -517,8 +515,7 @@ def command(args: Any) -> tuple[int, str]:
         raise InvalidInput(f"--jobs must be >= 1, got {args.jobs}")
     if args.seed < 0:
         raise InvalidInput(f"--seed must be >= 0, got {args.seed}")
-    if args.json is not None:
-        check_output_file(args.json, "--json")  # before the work: a directory, a missing parent, ...
+    check_json_target(args)  # before the work: a directory, a missing parent, ...
 
     def progress(done: int, total: int, cell: Cell) -> None:
         if not args.quiet:
@@ -530,11 +527,9 @@ def command(args: Any) -> tuple[int, str]:
     report = run_mutation_report(
         slips, columns, max_examples=args.max_examples, jobs=args.jobs, seed=args.seed, progress=progress
     )
-    if args.json:
-        atomic_write(args.json, json.dumps(report.to_json_dict(), indent=2, allow_nan=False) + "\n")
     text = (
         format_markdown(report) + "\n\n" + "\n".join(_legend(report))
         if args.markdown
         else format_table(report)
     )
-    return report.exit_code, text
+    return report.exit_code, json_result(args, report.to_json_dict(), text)
