@@ -84,8 +84,10 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "commands",
         (
             "__main__",
+            "commands.options",
             "commands.main",
             "commands.order",
+            "commands.report",
             "commands.verify",
             "commands.figures",
             "commands.limits",

@@ -605,3 +605,37 @@ def test_a_json_file_that_cannot_be_written_is_refused_before_any_work(capsys, t
     code, out, err = run(capsys, [name, *extra.get(name, []), "--json", str(tmp_path)])  # a directory
     assert_one_line_error(code, out, err, "--json")
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written, no output dir made
+
+
+def test_every_option_with_a_default_shows_it_in_its_help():
+    import argparse
+
+    missing = [
+        f"{name} {a.option_strings[0]} (default {a.default!r})"
+        for name, parser in _subcommands().items()
+        for a in parser._actions
+        if a.option_strings
+        and a.help not in (None, argparse.SUPPRESS)
+        and a.default not in (None, False, [], argparse.SUPPRESS)
+        and "default" not in a.help
+    ]
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("name", ["order", "verify", "report", "limits"])
+def test_subcommands_that_name_methods_take_plugins_and_list_the_registered_ones(capsys, name):
+    parser = _subcommands()[name]
+    assert any("--plugin" in a.option_strings for a in parser._actions), name
+    text = parser.format_help()
+    if name != "limits":  # limits names the four families with a large-n limit
+        for method in ("adam-outside", "nesterov", "adamw", "rmsprop-outside"):
+            assert method in text.replace("\n", " "), (name, method)
+
+
+def test_report_and_limits_load_a_plugin(capsys, tmp_path):
+    plugin = tmp_path / "nothing.py"
+    plugin.write_text("x = 1\n")  # registers no method: refused with one line, before any work
+    for argv in (["report", "--out", str(tmp_path / "r")], ["limits"]):
+        code, out, err = run(capsys, [*argv, "--plugin", str(plugin)])
+        assert_one_line_error(code, out, err, "no method")
+    assert not (tmp_path / "r").exists()

@@ -21,6 +21,7 @@ from ..infra.cli_common import (
     EXIT_OK,
     PROG,
     add_json_option,
+    add_plugin_option,
     exit_status,
     finite_float,
     int_arg,
@@ -51,7 +52,13 @@ def add_parser(sub: Any) -> None:
         ),
     )
     p.add_argument("--claim", choices=CLAIMS, default="rate", help="which claim (default: %(default)s)")
-    p.add_argument("--method", default="adam", help="gd, heavy-ball, rmsprop, adam (default: %(default)s)")
+    p.add_argument(
+        "--method",
+        default="adam",
+        help="gd, heavy-ball, rmsprop or adam: the families with a large-n limit; a --plugin method "
+        "under one of these names is checked with its own fields (default: %(default)s)",
+    )
+    add_plugin_option(p)
     p.add_argument(
         "--loss", default="tanh-net", help="polynomial, tanh-net, bilinear (full batch; default: %(default)s)"
     )
@@ -105,7 +112,7 @@ def _cmd_limits(args: argparse.Namespace) -> tuple[int, str]:
     from ..analysis import limits
     from ..analysis.checks import CheckFailed, CheckInconclusive
     from ..instances.problems import builtin_problem
-    from ..registry.methods import get_method, validate_hyperparameter
+    from ..registry.methods import get_method, load_plugin, validate_hyperparameter
 
     if args.h is not None and args.claim != "rate":
         raise InvalidInput(f"--h is the step of --claim rate only (not --claim {args.claim})")
@@ -118,6 +125,8 @@ def _cmd_limits(args: argparse.Namespace) -> tuple[int, str]:
         raise InvalidInput(f"--regime applies to --claim regimes only (not --claim {args.claim})")
     if args.seed < 0:
         raise InvalidInput(f"--seed must be >= 0, got {args.seed}")
+    for spec in args.plugin:
+        load_plugin(spec)
     method = get_method(args.method)
     named = {k: getattr(args, k) for k in ("beta", "rho", "eps") if getattr(args, k) is not None}
     for k, v in named.items():

@@ -47,11 +47,11 @@ from ..infra.cli_common import (
     one_line,
     parse_steps,
 )
-from ..paper import report
 from . import figures as figures_cli
 from . import limits as limits_cli
 from . import mutations as mutations_cli
 from . import order as order_cli
+from . import report as report_cli
 from . import special as special_cli
 from . import verify as verify_cli
 from .order import DEFAULTS  # re-exported: what bare `bea-check order` runs
@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     special_cli.add_parsers(sub)  # smith, gamma (the special-case checks)
     limits_cli.add_parser(sub)  # large-n, large-eps, signGD, regimes (limits.py)
     figures_cli.add_parser(sub)  # figures (bea_check/paper/section5.py)
-    report.add_parser(sub)  # report (the pictures: plots.py)
+    report_cli.add_parser(sub)  # the HTML showcase (bea_check/paper/report.py)
     return parser
 
 

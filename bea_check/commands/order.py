@@ -13,6 +13,7 @@ from ..errors import Inconclusive, InvalidInput
 from ..infra.cli_common import (
     PROG,
     add_json_option,
+    add_plugin_option,
     exit_status,
     finite_float,
     int_arg,
@@ -23,6 +24,7 @@ from ..infra.cli_common import (
     split_options,
     verdict_exit_code,
 )
+from .options import with_registered
 
 __all__ = ["AUTO_BUDGET", "DEFAULTS", "HYPERPARAMETERS", "add_parser"]
 
@@ -66,19 +68,14 @@ def add_parser(sub: Any) -> None:
         ),
     )
     g = order.add_argument_group("what to check")
-    g.add_argument(
-        "--method",
-        default=d["method"],
-        help="optimizer: gd, heavy-ball, rmsprop, adam (default: %(default)s)",
+    with_registered(
+        g.add_argument(
+            "--method",
+            default=d["method"],
+            help="optimizer, a registered method: %(registered)s (default: %(default)s)",
+        )
     )
-    g.add_argument(
-        "--plugin",
-        action="append",
-        default=[],
-        metavar="SPEC",
-        help="plug-in to load before looking up --method (repeatable): a module name, module:attribute, "
-        "or a .py file; entry-point plug-ins are always loaded",
-    )
+    add_plugin_option(g)
     g.add_argument(
         "--field",
         default=d["field"],

@@ -14,12 +14,14 @@ from ..infra.cli_common import (
     EXIT_OK,
     JSON_STDOUT,
     add_json_option,
+    add_plugin_option,
     exit_status,
     int_arg,
     json_result,
     split_names,
 )
 from ..infra.outfiles import check_output_dir, check_output_file
+from .options import with_registered
 
 __all__ = ["add_parser", "check_verify_outputs"]
 
@@ -40,21 +42,17 @@ def add_parser(sub: Any) -> None:
             )
         ),
     )
-    v.add_argument(
-        "--method",
-        action="append",
-        default=None,
-        metavar="NAME",
-        help="method to verify (repeatable, or comma-separated; default: every registered method)",
+    with_registered(
+        v.add_argument(
+            "--method",
+            action="append",
+            default=None,
+            metavar="NAME",
+            help="method to verify (repeatable, or comma-separated; default: every registered method, "
+            "now %(registered)s, and those of --plugin)",
+        )
     )
-    v.add_argument(
-        "--plugin",
-        action="append",
-        default=[],
-        metavar="SPEC",
-        help="plug-in to load first (repeatable): a module name, module:attribute, or a .py file "
-        "(optionally file.py:attribute); entry-point plug-ins are always loaded",
-    )
+    add_plugin_option(v)
     v.add_argument(
         "--check",
         action="append",

@@ -29,7 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..errors import InvalidInput
@@ -44,7 +44,9 @@ __all__ = [
     "EXIT_OK",
     "JSON_STDOUT",
     "PROG",
+    "Deferred",
     "add_json_option",
+    "add_plugin_option",
     "check_json_target",
     "exit_status",
     "finite_float",
@@ -244,3 +246,27 @@ def json_result(args: argparse.Namespace, payload: Mapping[str, Any], text: str)
         return json.dumps(jsonable(dict(payload)), allow_nan=False)
     atomic_write(target, json.dumps(jsonable(dict(payload)), indent=2, allow_nan=False) + "\n")
     return text
+
+
+class Deferred:
+    """Text computed only when it is formatted: a help text's ``%(registered)s`` (argparse expands
+    an action's attributes), so that building the parser imports nothing expensive."""
+
+    def __init__(self, make: Callable[[], str]) -> None:
+        self.make = make
+
+    def __str__(self) -> str:
+        return self.make()
+
+
+def add_plugin_option(parser: Any) -> None:
+    """Add ``--plugin SPEC`` (repeatable) to a subcommand that names methods."""
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="plug-in to load before the methods are looked up (repeatable): a module name, "
+        "module:attribute, or a .py file (optionally file.py:attribute); entry-point plug-ins are "
+        "always loaded",
+    )
