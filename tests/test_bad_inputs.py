@@ -391,9 +391,9 @@ def test_end_to_end_bad_input(scratch, argv, words):
 
 
 def test_end_to_end_ctrl_c_stops_figures_with_130_and_writes_nothing(scratch):
-    """SIGINT once the first Section 5 run has started: one line, exit 130, no output directory."""
+    """SIGINT once the first Section 5 run has finished: one line, exit 130, no output directory."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bea_check", "figures", "--out", "figs"],
+        [sys.executable, "-m", "bea_check", "figures", "--out", "figs", "--progress"],
         preexec_fn=default_sigint,  # as a terminal's foreground process, whatever this run inherited
         cwd=scratch,
         stderr=subprocess.PIPE,
@@ -401,7 +401,7 @@ def test_end_to_end_ctrl_c_stops_figures_with_130_and_writes_nothing(scratch):
         text=True,
     )
     try:
-        first = proc.stderr.readline()  # "bea-check: figures: adam and ODEs: ..." before the first run
+        first = proc.stderr.readline()  # "bea-check: figures: [1/15] adam and ODEs: ..." after the first run
         assert first.startswith("bea-check: figures: "), first
         time.sleep(0.5)
         proc.send_signal(signal.SIGINT)

@@ -639,3 +639,98 @@ def test_report_and_limits_load_a_plugin(capsys, tmp_path):
         code, out, err = run(capsys, [*argv, "--plugin", str(plugin)])
         assert_one_line_error(code, out, err, "no method")
     assert not (tmp_path / "r").exists()
+
+
+# --------------------------------------------------------------------------- progress on stderr
+
+
+class _Stream:
+    def __init__(self, tty: bool) -> None:
+        self.tty, self.text = tty, ""
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, s: str) -> int:
+        self.text += s
+        return len(s)
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("tty", "quiet", "force", "shown"),
+    [
+        (True, False, False, True),
+        (False, False, False, False),
+        (False, False, True, True),
+        (True, True, False, False),
+    ],
+)
+def test_progress_lines_show_on_a_terminal_or_when_forced_and_never_when_quiet(tty, quiet, force, shown):
+    from bea_check.infra.cli_common import ProgressLine
+
+    stream = _Stream(tty)
+    line = ProgressLine("demo", quiet=quiet, force=force, stream=stream)
+    line(1, 4, "first")
+    line(4, 4, "last")
+    lines = stream.text.splitlines()
+    assert bool(lines) == shown
+    if shown:
+        assert lines[0].startswith("bea-check: demo: [1/4] first (") and "s left)" in lines[0]
+        assert lines[1].startswith("bea-check: demo: [4/4] last (") and "left" not in lines[1]
+
+
+def _stderr_through(argv, *, tty):
+    """Run bea-check with stderr on a pseudo-terminal (``tty``) or a pipe; return what it wrote."""
+    import pty
+
+    if not tty:
+        p = subprocess.run([sys.executable, "-m", "bea_check", *argv], capture_output=True, text=True)
+        return p.returncode, p.stderr
+    leader, follower = pty.openpty()
+    try:
+        p = subprocess.run(
+            [sys.executable, "-m", "bea_check", *argv], stdout=subprocess.DEVNULL, stderr=follower
+        )
+        os.close(follower)
+        follower = -1
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal is closed and drained
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return p.returncode, b"".join(chunks).decode()
+    finally:
+        os.close(leader)
+        if follower != -1:
+            os.close(follower)
+
+
+def test_order_in_mp_shows_its_progress_on_a_terminal_only():
+    argv = [*FAST, "--precision", "mp", "--dps", "20"]
+    code, err = _stderr_through(argv, tty=True)
+    assert code == 0, err
+    lines = [x for x in err.splitlines() if x.startswith("bea-check: order: [")]
+    assert len(lines) >= 2, err
+    assert "h = 0.02 (N = 10, 1 substeps)" in lines[0] and "left)" in lines[0]
+    import re
+
+    done, total = re.match(r"bea-check: order: \[(\d+)/(\d+)\]", lines[-1]).groups()
+    assert done == total  # the last line: all the work done
+    code, err = _stderr_through(argv, tty=False)
+    assert code == 0 and err == ""  # a pipe (a CI log): quiet
+    code, err = _stderr_through([*argv, "--quiet"], tty=True)
+    assert code == 0 and err == ""
+
+
+def test_order_in_float64_is_quiet_unless_forced(capsys):
+    code, _, err = run(capsys, [*FAST, "--progress"])
+    assert code == 0 and "bea-check: order: [10/30]" in err
+    code, _, err = run(capsys, FAST)
+    assert code == 0 and err == ""

@@ -222,10 +222,10 @@ def test_ctrl_c_stops_the_jobs_without_a_traceback():
 def test_cli_verify_writes_reports_for_ci(tmp_path):
     out = cli(
         "verify", "--method", "gd", "--check", "corrected-full,reduction", "--max-examples", "2",
-        "--json", str(tmp_path / "r.json"), "--junit-xml", str(tmp_path / "r.xml"),
+        "--json", str(tmp_path / "r.json"), "--junit-xml", str(tmp_path / "r.xml"), "--progress",
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert "[2/2] gd reduction: pass" in out.stderr  # progress
+    assert "bea-check: verify: [2/2] gd reduction: pass" in out.stderr  # progress, forced (not a terminal)
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["ok"] and [r["status"] for r in data["results"]] == ["pass", "pass"]
     suite = ET.parse(tmp_path / "r.xml").getroot().find("testsuite")
@@ -255,7 +255,7 @@ def test_cli_verify_refuses_bad_input_with_exit_2(args, message):
 def test_example_plugin_passes_and_its_mp_checks_are_skipped_with_the_reason():
     out = cli(
         "verify", "--plugin", EXAMPLE_SPEC, "--method", "ema-momentum",
-        "--check", "corrected-mini,reduction-mp40", "--max-examples", "2",
+        "--check", "corrected-mini,reduction-mp40", "--max-examples", "2", "--progress",
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     assert "ema-momentum" in out.stdout and "pass" in out.stdout

@@ -33,7 +33,7 @@ import dataclasses
 import hashlib
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -302,6 +302,7 @@ def auto_order_study(
     tol: float = 0.15,
     substeps: int = 1,
     clock: Any = time.perf_counter,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> AutoStudy:
     """Find the asymptotic range of step sizes by itself, within ``budget`` seconds.
 
@@ -314,7 +315,8 @@ def auto_order_study(
     instead when the prediction would overrun ``budget``: the last study then stays
     ``"pre-asymptotic"`` and ``stopped`` says why.  Every other verdict ends the search.
     ``expected_order`` defaults to the method's claim for ``field``.  ``Inconclusive`` from a
-    study propagates.  ``clock`` is for tests.
+    study propagates.  ``clock`` is for tests; ``progress`` is passed to every study
+    (:func:`~bea_check.analysis.study.run_order_study`).
     """
     if not (isinstance(budget, (int, float)) and math.isfinite(budget) and budget > 0):
         raise InvalidInput(f"budget must be a positive number of seconds, got {budget!r}")
@@ -331,7 +333,7 @@ def auto_order_study(
         t0 = clock()
         study = run_order_study(
             m, field, problem, hparams, hs, horizon, ctx,
-            expected_order=expected_order, tol=tol, mode=mode, substeps=substeps,
+            expected_order=expected_order, tol=tol, mode=mode, substeps=substeps, progress=progress,
         )  # fmt: skip
         times.append(clock() - t0)
         action, study, fail = _refinement(study, fail, expected_order, tol, mode, keep=4)

@@ -71,7 +71,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from dataclasses import field as dc_field
 from typing import Any
@@ -491,6 +491,7 @@ def run_order_study(
     mode: str = "at_least",
     substeps: int = 1,
     max_substeps: int = 16,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> OrderStudy:
     """Measure ``error(h) = max_{n <= T/h} ||theta(nh) - theta^n||_2`` over ``steps`` and judge it.
 
@@ -503,6 +504,9 @@ def run_order_study(
     The reference solve starts with ``substeps`` Runge-Kutta steps per interval and is
     refined (doubling, up to ``max_substeps``) at every step size whose solver error
     estimate exceeds ``REFINE_MARGIN`` times the smallest measured error.
+
+    ``progress(done, total, text)``, if given, is called after each reference solve; the units
+    are ODE intervals times substeps (a solve's cost), so ``total`` grows when a solve is refined.
     """
     if isinstance(method, str):
         method = get_method(method)
@@ -532,6 +536,8 @@ def run_order_study(
             timings["optimizer"] += time.perf_counter() - t0
             scales.append(float(np.max(np.abs(ctx.to_float64(runs[-1])))))
 
+        work = {"done": 0, "total": sum(Ns) * substeps}
+
         def measure(i: int, k: int) -> None:
             nonlocal evaluations
             t0 = time.perf_counter()
@@ -541,6 +547,10 @@ def run_order_study(
             evaluations += sol.evaluations
             errors[i] = _max_distance(sol.thetas, runs[i], ctx)
             solver_errors[i], subs[i] = float(sol.error_estimate), k
+            work["done"] += Ns[i] * k
+            if progress is not None:
+                text = f"{field_name} field, h = {hs[i]:g} (N = {Ns[i]}, {k} substeps): error {errors[i]:.2e}"
+                progress(work["done"], work["total"], text)
 
         for i in range(len(hs)):
             measure(i, substeps)
@@ -548,6 +558,7 @@ def run_order_study(
         # below every error it is compared with (analyse() refuses above SOLVER_MARGIN).
         for i in range(len(hs)):
             while solver_errors[i] > REFINE_MARGIN * min(errors) and subs[i] < max_substeps:
+                work["total"] += Ns[i] * 2 * subs[i]
                 measure(i, 2 * subs[i])
     u = ctx.unit_roundoff
     floors = [roundoff_floor(N, u, sc, substeps=k) for N, sc, k in zip(Ns, scales, subs, strict=True)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..infra.cli_common import add_json_option, exit_status
+from ..infra.cli_common import add_json_option, add_progress_options, exit_status
 
 __all__ = ["add_parser"]
 
@@ -33,7 +33,7 @@ def add_parser(sub: Any) -> None:
         "than beta and Adam's default betas, with the trajectory and the settling point kept apart and the "
         "corrected ODE's prediction error beside every change (several minutes)",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    add_progress_options(p)
     add_json_option(p, "the files written, the run summaries and the comparisons (or the h-grid)")
     p.set_defaults(run=_run)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..infra.cli_common import add_json_option, int_arg
+from ..infra.cli_common import add_json_option, add_progress_options, int_arg
 
 __all__ = ["add_parser"]
 
@@ -62,7 +62,7 @@ def add_parser(sub: Any) -> None:
     )
     add_json_option(p, "the report")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown (as in the README)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    add_progress_options(p)
     p.add_argument("--list", action="store_true", help="list the slips and the checks, then exit")
     p.set_defaults(run=_run)
 

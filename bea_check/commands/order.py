@@ -12,8 +12,10 @@ from typing import Any
 from ..errors import Inconclusive, InvalidInput
 from ..infra.cli_common import (
     PROG,
+    ProgressLine,
     add_json_option,
     add_plugin_option,
+    add_progress_options,
     exit_status,
     finite_float,
     int_arg,
@@ -213,6 +215,7 @@ def add_parser(sub: Any) -> None:
         "at least P - tol (default: %(default)s)",
     )
     add_json_option(g, "the study (whenever it ran: exit 0, 1 or 3)")
+    add_progress_options(g)
     g.add_argument(
         "--plot",
         metavar="FILE",
@@ -297,6 +300,11 @@ def _cmd_order(args: argparse.Namespace) -> tuple[int, str]:
     from ..analysis.study import run_order_study
     from ..instances.problems import builtin_problem, problem_from_loss_file
 
+    # progress on a terminal in mp (a float64 study takes about a second), or with --progress
+    line = ProgressLine(
+        "order", quiet=args.quiet or (ctx.is_float64 and not args.progress), force=args.progress
+    )
+    progress = line if line.enabled else None
     t0 = time.perf_counter()
     with ctx.scope():
         if args.loss_file is not None:
@@ -333,6 +341,7 @@ def _cmd_order(args: argparse.Namespace) -> tuple[int, str]:
                 mode=mode,
                 tol=args.tol,
                 substeps=args.substeps,
+                progress=progress,
             )
             study = auto.study
             steps = tuple(study.steps)
@@ -349,6 +358,7 @@ def _cmd_order(args: argparse.Namespace) -> tuple[int, str]:
                 tol=args.tol,
                 mode=mode,
                 substeps=args.substeps,
+                progress=progress,
             )
         if args.plot is not None:
             _plot_order(args, method, problem, hparams, steps, ctx, study)

@@ -7,8 +7,10 @@ from typing import Any
 
 from ..infra.cli_common import (
     EXIT_OK,
+    ProgressLine,
     add_json_option,
     add_plugin_option,
+    add_progress_options,
     exit_status,
     json_result,
     split_names,
@@ -50,14 +52,13 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="also run the Section 5 experiments (bea-check figures) and add their figures and tables",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    add_progress_options(p)
     add_json_option(p, "the files written and the report's data (as in DIR/report.json)")
     p.set_defaults(run=_cmd_report)
 
 
 def _cmd_report(args: Any) -> tuple[int, str]:
     import json
-    import sys
 
     from ..paper.report import FIELDS, write_report
     from ..registry.methods import get_method, load_plugin
@@ -69,9 +70,7 @@ def _cmd_report(args: Any) -> tuple[int, str]:
         get_method(name)  # an unknown name is refused before the output directory is looked at
     check_output_dir(args.out, "--out")
 
-    def progress(text: str) -> None:
-        if not args.quiet:
-            print(f"bea-check: report: {text}", file=sys.stderr, flush=True)
+    progress = ProgressLine.for_args("report", args)
 
     path, entries = write_report(args.out, names, section5=args.section5, progress=progress)
     lines = [f"{'method':<16} {'problem':<11} {'field':<10} {'order':>7}  verdict"]

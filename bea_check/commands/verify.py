@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import Any
 
 from ..errors import InvalidInput
 from ..infra.cli_common import (
     EXIT_OK,
     JSON_STDOUT,
+    ProgressLine,
     add_json_option,
     add_plugin_option,
+    add_progress_options,
     exit_status,
     int_arg,
     json_result,
@@ -114,7 +115,7 @@ def add_parser(sub: Any) -> None:
         default=None,
         help="draw the convergence plot (error against step) of each failing order check in DIR",
     )
-    v.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    add_progress_options(v)
     v.add_argument(
         "--list", action="store_true", help="list the registered methods and the checks, then exit"
     )
@@ -163,9 +164,10 @@ def _cmd_verify(args: argparse.Namespace) -> tuple[int, str]:
     if args.list:
         return EXIT_OK, _list_catalogue(args.plugin)
 
+    line = ProgressLine.for_args("verify", args)
+
     def progress(done: int, total: int, r: Any) -> None:
-        if not args.quiet:
-            print(f"[{done}/{total}] {r.method} {r.check}: {r.summary} ({r.seconds:.1f} s)", file=sys.stderr)
+        line(done, total, f"{r.method} {r.check}: {r.summary} ({r.seconds:.1f} s)")
 
     report = verify(
         split_names(args.method),

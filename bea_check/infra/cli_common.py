@@ -45,8 +45,10 @@ __all__ = [
     "JSON_STDOUT",
     "PROG",
     "Deferred",
+    "ProgressLine",
     "add_json_option",
     "add_plugin_option",
+    "add_progress_options",
     "check_json_target",
     "exit_status",
     "finite_float",
@@ -269,4 +271,52 @@ def add_plugin_option(parser: Any) -> None:
         help="plug-in to load before the methods are looked up (repeatable): a module name, "
         "module:attribute, or a .py file (optionally file.py:attribute); entry-point plug-ins are "
         "always loaded",
+    )
+
+
+class ProgressLine:
+    """Progress of a long run on stderr: ``bea-check: WHAT: [done/total] text (elapsed, left)``.
+
+    Called as ``progress(done, total, text)``: ``done`` of ``total`` units of work are finished
+    (``text`` says what was done or starts now).  The time left is ``elapsed (total - done) /
+    done``, so units should be of about equal cost.  Shown only when enabled: stderr is a
+    terminal, or ``force`` (``--progress``), and not ``quiet`` (``--quiet``).
+    """
+
+    def __init__(self, what: str, *, quiet: bool = False, force: bool = False, stream: Any = None) -> None:
+        import sys
+        import time
+
+        self.what = what
+        self.stream = sys.stderr if stream is None else stream
+        isatty = getattr(self.stream, "isatty", None)
+        self.enabled = not quiet and (force or bool(isatty and isatty()))
+        self._clock = time.perf_counter
+        self._t0 = self._clock()
+
+    @classmethod
+    def for_args(cls, what: str, args: argparse.Namespace) -> ProgressLine:
+        """From a subcommand's ``--quiet`` and ``--progress`` (:func:`add_progress_options`)."""
+        return cls(what, quiet=getattr(args, "quiet", False), force=getattr(args, "progress", False))
+
+    def __call__(self, done: int, total: int, text: str) -> None:
+        if not self.enabled:
+            return
+        elapsed = self._clock() - self._t0
+        left = f", about {elapsed * (total - done) / done:.0f} s left" if 0 < done < total else ""
+        print(
+            f"{PROG}: {self.what}: [{done}/{total}] {text} ({elapsed:.0f} s{left})",
+            file=self.stream,
+            flush=True,
+        )
+
+
+def add_progress_options(parser: Any) -> None:
+    """Add ``--quiet`` and ``--progress`` (exclusive) to a long-running subcommand."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    group.add_argument(
+        "--progress",
+        action="store_true",
+        help="progress lines on stderr even when it is not a terminal (default: only on a terminal)",
     )

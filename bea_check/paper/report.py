@@ -65,9 +65,12 @@ def run_showcase(
     *,
     steps: Sequence[float] = SHOWCASE_STEPS,
     horizon: float = SHOWCASE_HORIZON,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> list[Entry]:
-    """Run the showcase studies (float64) for ``methods`` (default: every registered method)."""
+    """Run the showcase studies (float64) for ``methods`` (default: every registered method).
+
+    ``progress(done, total, text)``, if given, is called as each study (method, problem, field)
+    finishes."""
     from ..analysis.study import run_order_study
     from ..instances.problems import builtin_problem
     from ..precision import F64
@@ -78,6 +81,7 @@ def run_showcase(
         raise InvalidInput("no method to report on")
     chosen = [get_method(n) for n in names]  # unknown names: InvalidInput before any work
     entries = []
+    total, done = len(chosen) * len(PROBLEMS) * len(FIELDS), 0
     for method in chosen:
         hp = method.resolve()
         for label, kwargs in PROBLEMS.items():
@@ -88,10 +92,9 @@ def run_showcase(
                 why = f"not in the showcase: {method.name} makes its claims on special instances only"
                 entry.errors = dict.fromkeys(FIELDS, why)
                 entries.append(entry)
+                done += len(FIELDS)
                 continue
             for name in FIELDS:
-                if progress is not None:
-                    progress(f"{method.name}, {label}, {name} field")
                 try:
                     with F64.scope():
                         entry.studies[name] = run_order_study(
@@ -100,6 +103,10 @@ def run_showcase(
                         )  # fmt: skip
                 except BeaCheckError as e:
                     entry.errors[name] = "not judged: " + " ".join(str(e).split())
+                done += 1
+                if progress is not None:
+                    outcome = entry.studies[name].verdict if name in entry.studies else "not judged"
+                    progress(done, total, f"{method.name}, {label}, {name} field: {outcome}")
             entry.seconds = time.perf_counter() - t0
             entries.append(entry)
     return entries
@@ -235,7 +242,7 @@ def write_report(
     methods: Sequence[str] | None = None,
     *,
     section5: bool = False,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> tuple[Path, list[Entry]]:
     """Run the showcase and write ``out_dir/report.html`` (self-contained) and ``report.json``.
 

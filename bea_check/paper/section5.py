@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput
-from ..infra.cli_common import EXIT_OK, json_result
+from ..infra.cli_common import EXIT_OK, ProgressLine, json_result
 from ..infra.outfiles import check_output_dir, write_all
 from .bilinear import (  # re-exported: the model of Section 5
     CURVATURE,
@@ -273,7 +273,7 @@ class Figures:
 
 
 def write_figures(
-    out_dir: str | os.PathLike[str], *, progress: Callable[[str], None] | None = None
+    out_dir: str | os.PathLike[str], *, progress: Callable[[int, int, str], None] | None = None
 ) -> Figures:
     """Run the Section 5 experiments and write the figures to ``out_dir`` (created if missing).
 
@@ -291,7 +291,9 @@ def write_figures(
     return Figures([written[k] for k in files], result.runs, result.comparisons)
 
 
-def make_figures(*, progress: Callable[[str], None] | None = None) -> tuple[dict[str, Any], Figures]:
+def make_figures(
+    *, progress: Callable[[int, int, str], None] | None = None
+) -> tuple[dict[str, Any], Figures]:
     """Run the Section 5 experiments and draw the figures (nothing is written).
 
     Returns ``(figures, result)``: file name -> matplotlib figure, and the :class:`Figures`
@@ -299,21 +301,31 @@ def make_figures(*, progress: Callable[[str], None] | None = None) -> tuple[dict
     left), ``figure1_rho.png`` (several rho, Figure 1 right), ``figure2_h_beta{b}_rho{r}.png``
     (several h, one file per pair of :data:`FIGURE2_PAIRS`: beta > rho and rho > beta,
     Figure 2), ``settling_vs_h.png`` (settling position against h).  Every run lies in
-    :data:`REGIME`; ``progress(text)`` is called before each run if given.
+    :data:`REGIME`; ``progress(done, total, text)``, if given, is called as each run finishes.
     """
     from ..analysis import plots
 
     figs: dict[str, Any] = {}
     cache: dict[tuple[float, float, float], Run] = {}
+    planned = {(b, FIGURE1_BETA["rho"], FIGURE_H) for b in FIGURE1_BETA["beta"]}
+    planned |= {(FIGURE1_RHO["beta"], r, FIGURE_H) for r in FIGURE1_RHO["rho"]}
+    planned |= {(b, r, h) for b, r in FIGURE2_PAIRS for h in FIGURE2_H}
+    total = len(planned) + len(FIGURE2_PAIRS)  # the ODE runs, and one settling sweep per pair
+    done = 0
+
+    def tick(text: str) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total, text)
 
     def run(beta: float, rho: float, h: float) -> Run:
         key = (beta, rho, h)
         if key not in cache:
             bad = REGIME.violation(beta, rho, FIGURE_EPS, h)
             assert bad is None, bad  # the figure parameters are chosen inside the regime
-            if progress is not None:
-                progress(f"adam and ODEs: beta={beta:g}, rho={rho:g}, eps={FIGURE_EPS:g}, h={h:g}")
             cache[key] = simulate(beta, rho, FIGURE_EPS, h, horizon=HORIZON)
+            tick(f"adam and ODEs: beta={beta:g}, rho={rho:g}, eps={FIGURE_EPS:g}, h={h:g}")
         return cache[key]
 
     comps: list[Comparison] = []
@@ -352,11 +364,10 @@ def make_figures(*, progress: Callable[[str], None] | None = None) -> tuple[dict
             comps.append(_compare("h", change, _direction(c), a, b))
     panels = []
     for beta, rho in FIGURE2_PAIRS:
-        if progress is not None:
-            progress(f"adam settling positions: beta={beta:g}, rho={rho:g}, {len(SETTLING_H)} steps")
         us = [
             settling_of(run_adam(beta, rho, FIGURE_EPS, h, HORIZON), h, HORIZON).position for h in SETTLING_H
         ]
+        tick(f"adam settling positions: beta={beta:g}, rho={rho:g}, {len(SETTLING_H)} steps")
         ode_runs = [run(beta, rho, h) for h in FIGURE2_H]
         c = paper_coefficient(beta, rho)
         panels.append(
@@ -421,21 +432,23 @@ def h_grid(
     points: Sequence[tuple[float, float, float]] = H_GRID,
     steps: Sequence[float] = FIGURE2_H,
     *,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> list[GridPoint]:
     """Raise h through ``steps`` at every ``(beta, rho, eps)`` of ``points``: Adam and both ODEs
     over the point's :func:`settling_horizon`, and the changes of the trajectory and of the
     settling point with the corrected ODE's prediction errors (:class:`Comparison`)."""
     if len(steps) < 2 or any(b <= a for a, b in itertools.pairwise(steps)):
         raise InvalidInput("the h-grid needs at least two increasing steps")
-    out = []
+    out: list[GridPoint] = []
+    total = len(points) * len(steps)
     for beta, rho, eps in points:
         T = settling_horizon(beta, rho, eps, steps)
         runs = []
         for h in steps:
-            if progress is not None:
-                progress(f"adam and ODEs: beta={beta:g}, rho={rho:g}, eps={eps:g}, h={h:g}, horizon {T:g}")
             runs.append(simulate(beta, rho, eps, h, horizon=T))
+            if progress is not None:
+                text = f"adam and ODEs: beta={beta:g}, rho={rho:g}, eps={eps:g}, h={h:g}, horizon {T:g}"
+                progress(len(out) * len(steps) + len(runs), total, text)
         c = paper_coefficient(beta, rho)
         comps = [
             _compare(
@@ -476,14 +489,11 @@ def format_grid(points: Sequence[GridPoint]) -> str:
 def command(args: Any) -> tuple[int, str]:
     """``bea-check figures`` with parsed ``args`` (see :mod:`bea_check.commands.figures`):
     ``(exit, text)``."""
-    import sys
 
     if not args.h_grid:
         check_output_dir(args.out, "--out")  # before any run (write_figures checks it again)
 
-    def progress(text: str) -> None:
-        if not args.quiet:
-            print(f"bea-check: figures: {text}", file=sys.stderr, flush=True)
+    progress = ProgressLine.for_args("figures", args)
 
     if args.h_grid:
         points = h_grid(progress=progress)

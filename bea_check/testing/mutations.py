@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -499,7 +498,7 @@ def _list() -> str:
 def command(args: Any) -> tuple[int, str]:
     """``bea-check mutations`` with parsed ``args`` (see :mod:`bea_check.commands.mutations`):
     ``(exit, text)``."""
-    from ..infra.cli_common import check_json_target, json_result
+    from ..infra.cli_common import ProgressLine, check_json_target, json_result
 
     if args.list:
         return 0, _list()
@@ -517,12 +516,10 @@ def command(args: Any) -> tuple[int, str]:
         raise InvalidInput(f"--seed must be >= 0, got {args.seed}")
     check_json_target(args)  # before the work: a directory, a missing parent, ...
 
+    line = ProgressLine.for_args("mutations", args)
+
     def progress(done: int, total: int, cell: Cell) -> None:
-        if not args.quiet:
-            print(
-                f"[{done}/{total}] {cell.row} {cell.column}: {cell.summary} ({cell.seconds:.1f} s)",
-                file=sys.stderr,
-            )
+        line(done, total, f"{cell.row} {cell.column}: {cell.summary} ({cell.seconds:.1f} s)")
 
     report = run_mutation_report(
         slips, columns, max_examples=args.max_examples, jobs=args.jobs, seed=args.seed, progress=progress
