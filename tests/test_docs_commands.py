@@ -101,6 +101,7 @@ RUN = {
     "bea-check order --batches 1 --method adam --field signgd --mode exact --expect 1",
     "bea-check order --field limit --batches 3",
     "bea-check order --plot adam.png --plot-both",
+    "bea-check order --field leading --expect 2",
     # the field-level claims, the special cases (a fraction of a second each)
     "bea-check limits --claim rate --method adam",
     "bea-check limits --claim large-eps --method rmsprop",
