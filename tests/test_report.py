@@ -98,3 +98,16 @@ def test_out_is_checked_before_the_showcase_runs(tmp_path, monkeypatch):
     (tmp_path / "f").write_text("x")
     with pytest.raises(InvalidInput, match="not a directory"):
         report.write_report(tmp_path / "f" / "sub", ["gd"])
+
+
+def test_report_progress_counts_every_study_and_json_holds_the_report(tmp_path, capsys):
+    out = tmp_path / "r"
+    code = main(["report", "--out", str(out), "--method", "gd", "--progress", "--json"])
+    stdout, err = capsys.readouterr()
+    assert code == 0, err
+    lines = err.splitlines()  # forced: stderr is no terminal here
+    assert [line.split("]")[0].split("[")[1] for line in lines] == ["1/4", "2/4", "3/4", "4/4"]
+    assert lines[0].startswith("bea-check: report: [1/4] gd, ") and "left)" in lines[0]
+    data = json.loads(stdout)  # --json alone: the object instead of the table
+    assert data["paths"] == [str(out / "report.html"), str(out / "report.json")]
+    assert data["report"] == json.loads((out / "report.json").read_text())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -109,7 +111,9 @@ def test_write_figures_small(tmp_path, monkeypatch):
     monkeypatch.setattr(s5, "SETTLING_H", (0.01, 0.02))
     monkeypatch.setattr(s5, "HORIZON", 2.6)
     out = tmp_path / "new" / "dir"
-    result = s5.write_figures(out)
+    calls = []
+    result = s5.write_figures(out, progress=lambda done, total, text: calls.append((done, total)))
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]  # 3 distinct ODE runs and one settling sweep
     names = sorted(p.name for p in result.paths)
     assert names == [
         "figure1_beta.png",
@@ -122,6 +126,12 @@ def test_write_figures_small(tmp_path, monkeypatch):
     assert sorted(p.name for p in out.iterdir()) == names  # nothing else (no temporary files)
     table = result.format_table()
     assert "settling-point directions" in table and "beta 0.5 -> 0.6" in table
+    data = result.to_json_dict()  # what figures --json prints
+    assert sorted(Path(p).name for p in data["paths"]) == names
+    assert len(data["runs"]) == 3 and data["comparisons"]
+    run = data["runs"][0]
+    assert set(run["settling"]) == {"adam", "leading", "corrected"} and run["solver_errors"]
+    json.dumps(data, allow_nan=False)  # plain JSON values
 
 
 def test_figures_cli_refuses_a_file_as_output_dir(tmp_path, capsys):
