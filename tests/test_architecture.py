@@ -30,7 +30,13 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "problems",
         "instances",
-        ("instances.base", "instances.tanh_net", "instances.losses", "instances.problems"),
+        (
+            "instances.base",
+            "instances.tanh_net",
+            "instances.jax_losses",
+            "instances.losses",
+            "instances.problems",
+        ),
     ),
     ("dynamics", "dynamics", ("dynamics.optimizers", "dynamics.solve")),
     (

@@ -130,6 +130,9 @@ PARSE_ONLY = {
         "the reader's plug-in file, a tox placeholder"
     ),
     "bea-check order --loss-file my_losses.py --method rmsprop": "the reader's loss file",
+    "bea-check order --loss-file benchmarks/data/tanh221_jax.py": (
+        "needs the jax extra; tests/test_jax_losses.py runs the same study on the same net"
+    ),
     "bea-check verify --method ema-momentum -j 2": "needs the example plug-in pip-installed",
 }
 """Commands parsed but not run because they need the reader's files."""

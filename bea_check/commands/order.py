@@ -119,7 +119,8 @@ def add_parser(sub: Any) -> None:
         metavar="FILE",
         default=None,
         help="Python file defining LOSSES (list of callables theta -> scalar, written with "
-        "autograd.numpy) and THETA0 (list of floats); float64 only",
+        "autograd.numpy, or jax.numpy with the bea-check[jax] extra) and THETA0 (list of floats); "
+        "float64 only",
     )
     g.add_argument(
         "--batches",
@@ -255,7 +256,7 @@ def _check_order_args(args: argparse.Namespace) -> tuple[float, ...] | None:
     if args.loss_file is not None and args.batches is not None:
         raise InvalidInput("--batches does not apply to --loss-file (its LOSSES are the batches)")
     if args.loss_file is not None and args.precision != "float64":
-        raise InvalidInput("--loss-file runs in float64 only (its losses are autograd.numpy code)")
+        raise InvalidInput("--loss-file runs in float64 only (its losses are autograd or JAX code)")
     if args.batches is not None and args.batches < 1:
         raise InvalidInput(f"--batches must be >= 1, got {args.batches}")
     if args.seed < 0:

@@ -30,6 +30,7 @@ import numpy as np
 from ..errors import InvalidInput, describe_exception
 from ..precision import Context
 from .base import ArrayEq, as_rng, cached, check_theta, frozen_array
+from .jax_losses import JaxFamily, JaxLoss
 from .tanh_net import TanhNet, TanhStack
 
 __all__ = [
@@ -498,9 +499,17 @@ class BatchDerivatives:
         self._stack: TanhStack | None = None
         if nets and len(shapes) == 1:  # one net: its own stack of one
             self._stack = losses[0]._aux["stack"] if len(losses) == 1 else TanhStack(losses)
+        # JAX losses of one file: compiled and vmapped over points by their family
+        self._jax: tuple[JaxFamily, np.ndarray] | None = None
+        if losses and all(isinstance(loss, JaxLoss) for loss in losses):
+            families = {id(loss.family): loss.family for loss in losses}
+            if len(families) == 1:
+                self._jax = (losses[0].family, np.array([loss.index for loss in losses], dtype=np.int64))
 
     def grads(self, theta: np.ndarray, ctx: Context, which: np.ndarray) -> np.ndarray:
         """``(len(which), p)`` gradients; ``which`` holds sorted, distinct batch indices."""
+        if self._jax is not None:
+            return self._jax[0].grads(theta, ctx, self._jax[1][which])
         if self._stack is not None:
             return self._stack.grads(theta, ctx, which)
         if np.ndim(theta) == 2:
@@ -511,6 +520,8 @@ class BatchDerivatives:
         self, theta: np.ndarray, ctx: Context, which: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(len(which), p)`` gradients and ``(len(which), p, p)`` Hessians."""
+        if self._jax is not None:
+            return self._jax[0].grads_hessians(theta, ctx, self._jax[1][which])
         if self._stack is not None:
             return self._stack.grads_hessians(theta, ctx, which)
         if np.ndim(theta) == 2:
@@ -526,8 +537,11 @@ class BatchDerivatives:
         (``(P, k, p)`` and ``Y`` of shape ``(P, k, p, r)`` at a stack of points).
 
         Losses that offer ``grad_hvp`` (autograd losses) are asked for products only;
-        the others give their Hessians, applied as one batched product.
+        the others give their Hessians, applied as one batched product.  JAX losses of one
+        file compute the products in one compiled call over every point and batch.
         """
+        if self._jax is not None:
+            return self._jax[0].grads_curvatures(theta, ctx, self._jax[1][which])
         if self._stack is None and any(hasattr(self.losses[b], "grad_hvp") for b in which):
             if np.ndim(theta) == 2:
                 per = [self.grads_curvatures(t, ctx, which) for t in theta]

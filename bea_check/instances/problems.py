@@ -13,6 +13,7 @@ Python file defining ``LOSSES`` and ``THETA0``.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import itertools
 import math
@@ -28,6 +29,7 @@ import numpy as np
 
 from ..errors import InvalidInput, describe_exception
 from ..precision import Context
+from .jax_losses import INSTALL_HINT, JaxFamily, JaxLoss, jax_available, x64
 from .losses import AutogradLoss, Bilinear, Loss, Polynomial, TanhNet
 
 __all__ = [
@@ -330,12 +332,17 @@ def builtin_problem(loss: str, *, batches: int = 1, schedule: str = "cyclic", se
 _counter = itertools.count()
 
 
-def _import_file(path: Path) -> Any:
-    """Execute ``path`` as a fresh module (unique name; removed from ``sys.modules`` after)."""
+def _read(path: Path) -> bytes:
     try:
-        source = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise InvalidInput(f"cannot read loss file {path}: {describe_exception(exc)}") from exc
+
+
+def _import_file(path: Path, source: bytes | None = None) -> Any:
+    """Execute ``path`` as a fresh module (unique name; removed from ``sys.modules`` after)."""
+    if source is None:
+        source = _read(path)
     name = f"_bea_check_lossfile_{os.getpid()}_{next(_counter)}"
     spec = importlib.util.spec_from_loader(name, loader=None, origin=str(path))
     assert spec is not None
@@ -352,15 +359,59 @@ def _import_file(path: Path) -> Any:
     return module
 
 
+BACKENDS = ("autograd", "jax")
+"""What a loss file's ``LOSSES`` may be written with: ``autograd.numpy`` or ``jax.numpy``."""
+
+
+def loss_file_backend(path: Path, source: bytes) -> str:
+    """``"autograd"`` or ``"jax"``: declared by a module-level ``BACKEND = "..."``, else
+    detected from the file's imports (``jax`` without ``autograd`` means JAX), read from
+    the source before it runs (JAX's 64-bit mode must be on while it does)."""
+    try:
+        tree = ast.parse(source, str(path))
+    except (SyntaxError, ValueError) as exc:
+        raise InvalidInput(f"loss file {path} raised on import: {describe_exception(exc)}") from None
+    declared: Any = None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "BACKEND" for t in node.targets
+        ):
+            try:
+                declared = ast.literal_eval(node.value)
+            except ValueError:
+                declared = node
+    if declared is not None:
+        if declared not in BACKENDS:
+            raise InvalidInput(f"BACKEND in {path} must be the string 'autograd' or 'jax'")
+        return str(declared)
+    top: set[str] = set()
+    for each in ast.walk(tree):
+        if isinstance(each, ast.Import):
+            top.update(alias.name.split(".")[0] for alias in each.names)
+        elif isinstance(each, ast.ImportFrom) and each.level == 0 and each.module:
+            top.add(each.module.split(".")[0])
+    if "jax" in top and "autograd" in top:
+        raise InvalidInput(
+            f"loss file {path} imports both jax and autograd: say which LOSSES are written with "
+            "(BACKEND = 'jax' or BACKEND = 'autograd')"
+        )
+    return "jax" if "jax" in top else "autograd"
+
+
 def _is_real(x: Any) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, (bool, np.bool_))
 
 
-def load_loss_file(path: str | os.PathLike[str]) -> tuple[tuple[AutogradLoss, ...], tuple[float, ...]]:
+def load_loss_file(
+    path: str | os.PathLike[str],
+) -> tuple[tuple[AutogradLoss, ...] | tuple[JaxLoss, ...], tuple[float, ...]]:
     """Read a Python file defining ``LOSSES`` and ``THETA0``.
 
     ``LOSSES`` is a non-empty list (or tuple) of callables ``theta -> scalar`` written with
-    ``autograd.numpy``; ``THETA0`` a non-empty flat list of finite numbers.  Each loss is
+    ``autograd.numpy`` or, with the ``bea-check[jax]`` extra, ``jax.numpy``
+    (:func:`loss_file_backend` says which); ``THETA0`` a non-empty flat list of finite
+    numbers.  A JAX file is executed, and its losses are evaluated, under JAX's 64-bit mode
+    (scoped).  Each loss is
     evaluated (value and gradient) at ``THETA0`` here, so a wrong ``THETA0`` length or a
     broken loss fails early.  Every problem raises :class:`InvalidInput` with one line.
     Returns ``(losses, theta0)``, the losses named ``LOSSES[i]``.
@@ -370,7 +421,15 @@ def load_loss_file(path: str | os.PathLike[str]) -> tuple[tuple[AutogradLoss, ..
         raise InvalidInput(f"loss file not found: {p}")
     if not p.is_file():
         raise InvalidInput(f"loss file {p} is not a regular file")
-    module = _import_file(p)
+    source = _read(p)
+    backend = loss_file_backend(p, source)
+    if backend == "jax":
+        if not jax_available():
+            raise InvalidInput(f"loss file {p} is written with JAX, which is not installed ({INSTALL_HINT})")
+        with x64():
+            module = _import_file(p, source)
+    else:
+        module = _import_file(p, source)
 
     if not hasattr(module, "LOSSES"):
         raise InvalidInput(f"loss file {p} does not define LOSSES (a list of callables theta -> scalar)")
@@ -401,7 +460,13 @@ def load_loss_file(path: str | os.PathLike[str]) -> tuple[tuple[AutogradLoss, ..
             raise InvalidInput(f"THETA0 in {p} must be finite: THETA0[{j}] = {float(x)}")
     theta0 = tuple(float(x) for x in t0)
 
-    losses = tuple(AutogradLoss(fn, len(theta0), name=f"LOSSES[{i}]") for i, fn in enumerate(raw))
+    names = [f"LOSSES[{i}]" for i in range(len(raw))]
+    losses: tuple[AutogradLoss, ...] | tuple[JaxLoss, ...]
+    if backend == "jax":
+        family = JaxFamily(raw, len(theta0), names)
+        losses = tuple(JaxLoss(family, i) for i in range(len(raw)))
+    else:
+        losses = tuple(AutogradLoss(fn, len(theta0), name=names[i]) for i, fn in enumerate(raw))
     for loss in losses:
         try:
             loss.check_at(np.array(theta0), "THETA0")
@@ -416,7 +481,7 @@ def load_loss_file(path: str | os.PathLike[str]) -> tuple[tuple[AutogradLoss, ..
     return losses, theta0
 
 
-def _used_parameters(losses: tuple[AutogradLoss, ...], theta0: np.ndarray) -> int:
+def _used_parameters(losses: tuple[AutogradLoss, ...] | tuple[JaxLoss, ...], theta0: np.ndarray) -> int:
     """One plus the last coordinate any loss depends on.
 
     A coordinate the code of every loss ignores has an exactly zero gradient everywhere;
