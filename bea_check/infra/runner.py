@@ -11,6 +11,10 @@ Two things every such run needs, and that Hypothesis does not give by default:
   SIGINT (the terminal sends it to the whole process group); the parent receives it as
   ``KeyboardInterrupt``, cancels the pending tasks, terminates the workers it started and
   re-raises, so the caller sees one ``KeyboardInterrupt`` and no worker prints a traceback.
+  The workers are forked, except where JAX is already imported in this process (a JAX loss
+  or optax method run before, in a library or test session): JAX's threads do not survive
+  a fork (a child that uses JAX can deadlock), so the workers are then spawned, and each
+  imports what its tasks need.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -92,8 +97,12 @@ def run_tasks(
                 progress(i + 1, len(tasks), results[i])
         return results
     before = set(multiprocessing.active_children())
+    start = "spawn" if "jax" in sys.modules else None  # JAX's threads do not survive a fork
     ex = ProcessPoolExecutor(
-        max_workers=jobs, initializer=_worker_init, initargs=(str(storage), initializer, initargs)
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context(start),
+        initializer=_worker_init,
+        initargs=(str(storage), initializer, initargs),
     )
     try:
         futures = {ex.submit(fn, t): i for i, t in enumerate(tasks)}
