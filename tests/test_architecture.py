@@ -44,7 +44,17 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "equations",
         ("equations.fields", "equations.recipe", "equations.closed_forms", "equations.limit_fields"),
     ),
-    ("methods", "registry", ("extend", "registry.methods", "registry.outside", "registry.extra_methods")),
+    (
+        "methods",
+        "registry",
+        (
+            "extend",
+            "registry.optax_adapter",
+            "registry.methods",
+            "registry.outside",
+            "registry.extra_methods",
+        ),
+    ),
     (
         "analysis",
         "analysis",

@@ -24,6 +24,7 @@ import numpy as np
 from ..dynamics.optimizers import Optimizer
 from ..equations.fields import FieldSpec
 from ..errors import InvalidInput
+from .optax_adapter import NOT_CHECKED, OPTAX_METHODS
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -39,6 +40,9 @@ BUILTIN_SOURCE = "bea_check.testing.builtin:methods"
 """Where the registry reads the built-in methods, first: named like a plug-in entry point (a
 module and a callable returning Methods), so that this module imports none of the modules
 that define them (they sit above it: they use :class:`Method`)."""
+
+OPTAX_SOURCE = "optax_methods"
+"""The callable of the built-in module that returns the ``optax.*`` methods (none without optax)."""
 
 ENTRY_POINT_GROUP = "bea_check.registry.methods"
 """Entry point group for plug-ins: each entry names a :class:`Method`, an iterable of them,
@@ -330,8 +334,13 @@ class _Registry(Mapping[str, Method]):
             from importlib.metadata import entry_points
 
             module_name, attr = BUILTIN_SOURCE.split(":")
-            for m in _as_methods(getattr(importlib.import_module(module_name), attr)):
+            builtin = importlib.import_module(module_name)
+            for m in _as_methods(getattr(builtin, attr)):
                 self.register(m)
+            # optax's optimizers (extra [jax]): bea-check's own adapters, probed by the tests,
+            # not here (the probe would import JAX and optax at every start)
+            for m in _as_methods(getattr(builtin, OPTAX_SOURCE)):
+                self._methods[m.name] = m
 
             for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
                 try:
@@ -416,7 +425,14 @@ def get_method(name: str) -> Method:
     try:
         return METHODS[name]
     except KeyError:
-        raise InvalidInput(f"unknown method {name!r} (choose from {', '.join(METHODS)})") from None
+        pass
+    if name in NOT_CHECKED:
+        raise InvalidInput(f"{name} is not checked: {NOT_CHECKED[name]}")
+    if name in OPTAX_METHODS:
+        raise InvalidInput(
+            f"{name} needs JAX and optax, which are not installed (pip install 'bea-check[jax]')"
+        )
+    raise InvalidInput(f"unknown method {name!r} (choose from {', '.join(METHODS)})")
 
 
 def describe(method: Method) -> dict[str, Any]:

@@ -8,6 +8,7 @@ reads a plug-in's entry point; this module sits above every module that defines 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ from ..equations.limit_fields import LIMIT_CLAIMS, SIGNGD_CLAIM, SignGDField, li
 from ..equations.recipe import adam_form, gd_form, heavy_ball_form, rmsprop_form
 from ..registry.extra_methods import methods as extra_methods
 from ..registry.methods import Method
+from ..registry.optax_adapter import OPTAX_METHODS, OptaxEntry, OptaxOptimizer, optax_available
 from ..registry.outside import (
     AdamOutside,
     AdamOutsideField,
@@ -131,3 +133,37 @@ def methods() -> list[Method]:
         *extra_methods(),
         *eps_outside_methods(),
     ]
+
+
+def _renamed_instances(hook: Callable[..., Any], builtin: Method, name: str) -> Callable[..., Any]:
+    """``builtin``'s instance strategy, its instances naming the method ``name``."""
+
+    def instances(method: Method, **kwargs: Any) -> Any:
+        return hook(builtin, **kwargs).map(lambda inst: dataclasses.replace(inst, method=name))
+
+    return instances
+
+
+def _optax_method(name: str, entry: OptaxEntry, builtin: Method) -> Method:
+    def make_optimizer(**hp: float) -> OptaxOptimizer:
+        return OptaxOptimizer(name, entry, hp)
+
+    return dataclasses.replace(
+        builtin,
+        name=name,
+        description=f"{entry.call}, as shipped; the fields of {builtin.name}",
+        make_optimizer=make_optimizer,
+        precisions=("float64",),
+        instances=None if builtin.instances is None else _renamed_instances(builtin.instances, builtin, name),
+    )
+
+
+def optax_methods() -> list[Method]:
+    """The ``optax.*`` methods (:mod:`bea_check.registry.optax_adapter`) where JAX and optax are
+    installed, else none.  Each is its built-in twin with optax's optimizer; the registry adds
+    them without running their optimizers on its probe problems (that would import JAX and
+    optax at every start): ``tests/test_optax.py`` probes them."""
+    if not optax_available():
+        return []
+    twins = {m.name: m for m in methods()}
+    return [_optax_method(name, entry, twins[entry.builtin]) for name, entry in OPTAX_METHODS.items()]
