@@ -131,7 +131,7 @@ PARSE_ONLY = {
     ),
     "bea-check order --loss-file my_losses.py --method rmsprop": "the reader's loss file",
     "bea-check order --loss-file benchmarks/data/tanh221_jax.py": (
-        "needs the jax extra; tests/test_jax_losses.py runs the same study on the same net"
+        "needs the jax extra; tests/test_jax_losses.py runs this study"
     ),
     "bea-check verify --method ema-momentum -j 2": "needs the example plug-in pip-installed",
 }

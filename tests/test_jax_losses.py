@@ -24,31 +24,10 @@ needs_jax = pytest.mark.skipif(
     not jax_losses.jax_available(), reason="JAX is not installed (pip install 'bea-check[jax]')"
 )
 
-# Three cyclic batches of a 2-2-1 tanh net (6 parameters), squared error.  ``{np}`` is the
-# array module: ``jax.numpy`` or ``autograd.numpy``.
-NET = """
-import {np} as xp
-import numpy
-
-_rng = numpy.random.default_rng(0)
-_X = _rng.normal(size=(3, 4, 2))
-_Y = numpy.sin(_X.sum(axis=2))
-
-
-def _batch(b):
-    X, Y = _X[b], _Y[b]
-
-    def loss(theta):
-        W, v = xp.reshape(theta[:4], (2, 2)), theta[4:]
-        r = xp.tanh(X @ W) @ v - Y
-        return 0.5 * xp.mean(r**2)
-
-    return loss
-
-
-LOSSES = [_batch(b) for b in range(3)]
-THETA0 = [0.3, -0.2, 0.1, 0.4, 0.5, -0.3]
-"""
+# The same user file written twice: three cyclic batches of a 2-2-1 tanh net (6 parameters),
+# squared error, in jax.numpy and in autograd.numpy (the files of benchmarks/bench_loss_file.py).
+DATA = Path(__file__).resolve().parents[1] / "benchmarks" / "data"
+NET_JAX, NET_AUTOGRAD = DATA / "tanh221_jax.py", DATA / "tanh221_autograd.py"
 
 
 def _write(tmp_path: Path, body: str, name: str = "losses.py") -> Path:
@@ -57,10 +36,8 @@ def _write(tmp_path: Path, body: str, name: str = "losses.py") -> Path:
     return path
 
 
-def _pair(tmp_path: Path) -> tuple[problems.Problem, problems.Problem]:
-    jx = _write(tmp_path, NET.format(np="jax.numpy"), "net_jax.py")
-    ag = _write(tmp_path, NET.format(np="autograd.numpy"), "net_autograd.py")
-    return problems.problem_from_loss_file(jx), problems.problem_from_loss_file(ag)
+def _pair() -> tuple[problems.Problem, problems.Problem]:
+    return problems.problem_from_loss_file(NET_JAX), problems.problem_from_loss_file(NET_AUTOGRAD)
 
 
 # ------------------------------------------------------------------- which backend
@@ -115,8 +92,8 @@ def test_a_jax_file_without_jax_says_how_to_install_it_before_running_the_file(
 
 
 @needs_jax
-def test_jax_derivatives_equal_autograd_at_a_point_and_at_a_stack(tmp_path: Path) -> None:
-    pj, pa = _pair(tmp_path)
+def test_jax_derivatives_equal_autograd_at_a_point_and_at_a_stack() -> None:
+    pj, pa = _pair()
     assert all(isinstance(loss, jax_losses.JaxLoss) for loss in pj.losses)
     rng = np.random.default_rng(1)
     X = np.asarray(pj.theta0) + 0.3 * rng.standard_normal((5, 6))
@@ -141,8 +118,8 @@ def test_jax_derivatives_equal_autograd_at_a_point_and_at_a_stack(tmp_path: Path
 
 
 @needs_jax
-def test_an_order_study_on_a_jax_file_equals_the_autograd_one(tmp_path: Path) -> None:
-    pj, pa = _pair(tmp_path)
+def test_an_order_study_on_a_jax_file_equals_the_autograd_one() -> None:
+    pj, pa = _pair()
     method = methods.get_method("adam")
     hp = method.resolve(beta=0.3, rho=0.5, eps=1e-2)
     steps = (0.02, 0.01, 0.005)
@@ -218,22 +195,19 @@ def test_a_nan_away_from_theta0_names_the_batch_and_the_point(tmp_path: Path) ->
 
 
 @needs_jax
-def test_jax_losses_are_float64_only(tmp_path: Path) -> None:
-    pj, _ = _pair(tmp_path)
+def test_jax_losses_are_float64_only() -> None:
+    pj, _ = _pair()
     ctx = precision.mp(30)
     with ctx.scope(), pytest.raises(InvalidInput, match="JAX loss: float64 only"):
         pj.losses[0].grad(ctx.array(np.zeros(6)), ctx)
 
 
 @needs_jax
-def test_the_cli_runs_the_default_study_on_a_jax_file(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = _write(tmp_path, NET.format(np="jax.numpy"))
-    code = main(["order", "--loss-file", str(path), "--json"])  # the README's default study
+def test_the_cli_runs_the_default_study_on_a_jax_file(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["order", "--loss-file", str(NET_JAX), "--json"])  # the README's default study
     out, err = capsys.readouterr()
     assert code == 0, err
     assert json.loads(out)["verdict"] == "pass"
-    code = main(["order", "--loss-file", str(path), "--precision", "mp"])
+    code = main(["order", "--loss-file", str(NET_JAX), "--precision", "mp"])
     out, err = capsys.readouterr()
     assert code == 2 and "float64 only" in err and err.count("\n") == 1
