@@ -24,7 +24,7 @@ import numpy as np
 from ..dynamics.optimizers import Optimizer
 from ..equations.fields import FieldSpec
 from ..errors import InvalidInput
-from .optax_adapter import NOT_CHECKED, OPTAX_METHODS
+from .optax_adapter import FORM_PLUGIN, NOT_CHECKED, OPTAX_METHODS
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -428,6 +428,11 @@ def get_method(name: str) -> Method:
         pass
     if name in NOT_CHECKED:
         raise InvalidInput(f"{name} is not checked: {NOT_CHECKED[name]}")
+    if name in OPTAX_METHODS and OPTAX_METHODS[name].builtin is None:
+        raise InvalidInput(
+            f"{name} is opt-in (its automatic field costs O(n^2) per evaluation): "
+            f"add --plugin {FORM_PLUGIN} (needs pip install 'bea-check[jax]')"
+        )
     if name in OPTAX_METHODS:
         raise InvalidInput(
             f"{name} needs JAX and optax, which are not installed (pip install 'bea-check[jax]')"

@@ -16,7 +16,9 @@ from ..dynamics.optimizers import GD, Adam, HeavyBall, RMSProp
 from ..equations.closed_forms import closed_form
 from ..equations.fields import AdamField, FieldSpec, GDField, HeavyBallField, RMSPropField
 from ..equations.limit_fields import LIMIT_CLAIMS, SIGNGD_CLAIM, SignGDField, limit_field
-from ..equations.recipe import adam_form, gd_form, heavy_ball_form, rmsprop_form
+from ..equations.recipe import AutoField, adam_form, gd_form, heavy_ball_form, rmsprop_form
+from ..errors import InvalidInput
+from ..instances.jax_losses import INSTALL_HINT
 from ..registry.extra_methods import methods as extra_methods
 from ..registry.methods import Method
 from ..registry.optax_adapter import OPTAX_METHODS, OptaxEntry, OptaxOptimizer, optax_available
@@ -144,10 +146,21 @@ def _renamed_instances(hook: Callable[..., Any], builtin: Method, name: str) -> 
     return instances
 
 
-def _optax_method(name: str, entry: OptaxEntry, builtin: Method) -> Method:
+def _optax_method(name: str, entry: OptaxEntry, builtin: Method | None) -> Method:
     def make_optimizer(**hp: float) -> OptaxOptimizer:
         return OptaxOptimizer(name, entry, hp)
 
+    if builtin is None:  # claims: the automatic field of the form of optax's map
+        form = entry.form
+        assert form is not None and entry.defaults is not None
+        return Method(
+            name,
+            f"{entry.call}, as shipped; the recipe's automatic field of its map",
+            entry.defaults,
+            make_optimizer,
+            lambda field, **hp: AutoField(form(**hp), name=field),
+            precisions=("float64",),
+        )
     return dataclasses.replace(
         builtin,
         name=name,
@@ -159,11 +172,30 @@ def _optax_method(name: str, entry: OptaxEntry, builtin: Method) -> Method:
 
 
 def optax_methods() -> list[Method]:
-    """The ``optax.*`` methods (:mod:`bea_check.registry.optax_adapter`) where JAX and optax are
-    installed, else none.  Each is its built-in twin with optax's optimizer; the registry adds
-    them without running their optimizers on its probe problems (that would import JAX and
-    optax at every start): ``tests/test_optax.py`` probes them."""
+    """The ``optax.*`` methods with a built-in twin (:mod:`bea_check.registry.optax_adapter`)
+    where JAX and optax are installed, else none.  Each is its twin with optax's optimizer; the
+    registry adds them without running their optimizers on its probe problems (that would
+    import JAX and optax at every start): ``tests/test_optax.py`` probes them."""
     if not optax_available():
         return []
     twins = {m.name: m for m in methods()}
-    return [_optax_method(name, entry, twins[entry.builtin]) for name, entry in OPTAX_METHODS.items()]
+    return [
+        _optax_method(name, entry, twins[entry.builtin])
+        for name, entry in OPTAX_METHODS.items()
+        if entry.builtin is not None
+    ]
+
+
+def optax_form_methods() -> list[Method]:
+    """The ``optax.*`` methods whose claims are the automatic field of a recipe form (rmsprop with
+    momentum or centered, nadam, adabelief): opt-in, with ``--plugin`` and
+    :data:`~bea_check.registry.optax_adapter.FORM_PLUGIN` (this function).
+    The automatic field costs ``O(n^2 p)`` per evaluation at step ``n``, so these methods would
+    make the property suite several times longer for every user of the extra."""
+    if not optax_available():
+        raise InvalidInput(
+            f"the optax form methods need JAX and optax, which are not installed ({INSTALL_HINT})"
+        )
+    return [
+        _optax_method(name, entry, None) for name, entry in OPTAX_METHODS.items() if entry.builtin is None
+    ]
