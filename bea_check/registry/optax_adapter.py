@@ -39,7 +39,18 @@ from ..errors import InvalidInput
 from ..instances.jax_losses import x64
 from ..precision import Context
 
-__all__ = ["NOT_CHECKED", "OPTAX_METHODS", "OptaxEntry", "OptaxOptimizer", "optax_available"]
+__all__ = [
+    "FORM_PLUGIN",
+    "NOT_CHECKED",
+    "OPTAX_METHODS",
+    "OptaxEntry",
+    "OptaxOptimizer",
+    "adabelief_form",
+    "nadam_form",
+    "optax_available",
+    "rmsprop_centered_form",
+    "rmsprop_momentum_form",
+]
 
 
 def optax_available() -> bool:
