@@ -26,6 +26,7 @@ the point.  Each :class:`JaxLoss` is one batch of a family, with the interface o
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -34,19 +35,18 @@ import numpy as np
 
 from ..errors import InvalidInput, describe_exception
 from ..precision import Context
+from .base import point_label
 
-__all__ = ["JaxFamily", "JaxLoss", "jax_available", "x64"]
+__all__ = ["INSTALL_HINT", "JaxFamily", "JaxLoss", "jax_available", "x64"]
 
 INSTALL_HINT = "pip install 'bea-check[jax]'"
 
 
 def jax_available() -> bool:
-    """Whether ``jax`` can be imported (the ``bea-check[jax]`` extra is installed)."""
-    try:
-        importlib.import_module("jax")
-    except ImportError:
-        return False
-    return True
+    """Whether ``jax`` is installed (the ``bea-check[jax]`` extra): found, not imported, so that
+    asking costs nothing (importing JAX takes seconds); a broken install fails at first use,
+    with :data:`INSTALL_HINT`."""
+    return importlib.util.find_spec("jax") is not None
 
 
 def _jax() -> Any:
@@ -61,12 +61,6 @@ def x64() -> Iterator[None]:
     """JAX's 64-bit mode for the duration of the block only (``jax.enable_x64(True)``)."""
     with _jax().enable_x64(True):
         yield
-
-
-def _fmt(theta: np.ndarray) -> str:
-    return np.array2string(
-        np.asarray(theta, dtype=np.float64), precision=6, separator=", ", max_line_width=10**6, threshold=20
-    )
 
 
 class _BatchFailed(Exception):
@@ -146,6 +140,12 @@ class JaxFamily:
 
     # -- evaluation ---------------------------------------------------------------------
 
+    def _failed(self, exc: _BatchFailed, theta: np.ndarray, where: str | None) -> InvalidInput:
+        """The one-line error for a batch that raised while JAX traced it."""
+        return InvalidInput(
+            f"{self.names[exc.index]} failed at {point_label(theta, where)}: {describe_exception(exc.cause)}"
+        )
+
     def _points(self, theta: Any, ctx: Context | None) -> tuple[np.ndarray, bool]:
         if ctx is not None and not ctx.is_float64:
             raise InvalidInput(
@@ -171,9 +171,6 @@ class JaxFamily:
         *args: np.ndarray,
         where: str | None,
     ) -> np.ndarray:
-        def at(j: int) -> str:
-            return where if where is not None else f"theta={_fmt(X[j])}"
-
         every = tuple(range(len(self.fns)))
         subset = kind != "value" and which != every
         f = self._function(kind, which if kind == "value" else every)
@@ -189,13 +186,11 @@ class JaxFamily:
         except InvalidInput:
             raise
         except _BatchFailed as exc:
-            raise InvalidInput(
-                f"{self.names[exc.index]} failed at {at(0)}: {describe_exception(exc.cause)}"
-            ) from exc.cause
+            raise self._failed(exc, X[0], where) from exc.cause
         except Exception as exc:  # JAX refused the function (a non-scalar value, say)
             raise InvalidInput(
-                f"{', '.join(self.names[b] for b in which)} failed under JAX at {at(0)}: "
-                f"{describe_exception(exc)}"
+                f"{', '.join(self.names[b] for b in which)} failed under JAX at "
+                f"{point_label(X[0], where)}: {describe_exception(exc)}"
             ) from exc
         finite = np.isfinite(out)
         if not finite.all():
@@ -204,7 +199,7 @@ class JaxFamily:
             sample = out[(j, i)]
             word = "nan" if np.any(np.isnan(sample)) else "inf"
             noun = "" if what == "value" else f" in its {what}"
-            raise InvalidInput(f"{self.names[which[i]]} returned {word}{noun} at {at(j)}")
+            raise InvalidInput(f"{self.names[which[i]]} returned {word}{noun} at {point_label(X[j], where)}")
         return out
 
     def values(
@@ -218,13 +213,11 @@ class JaxFamily:
                 try:
                     shape = _jax().eval_shape(self._guarded(b), X[0]).shape
                 except _BatchFailed as exc:
-                    at = where if where is not None else f"theta={_fmt(X[0])}"
-                    raise InvalidInput(
-                        f"{self.names[b]} failed at {at}: {describe_exception(exc.cause)}"
-                    ) from exc.cause
+                    raise self._failed(exc, X[0], where) from exc.cause
             if shape != ():
-                at = where if where is not None else f"theta={_fmt(X[0])}"
-                raise InvalidInput(f"{self.names[b]} returned a non-scalar of shape {shape} at {at}")
+                raise InvalidInput(
+                    f"{self.names[b]} returned a non-scalar of shape {shape} at {point_label(X[0], where)}"
+                )
             self._scalar.add(b)
         out = self._run("value", "value", w, X, where=where)
         return out[0] if single else out

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import InvalidInput, describe_exception
 from ..precision import Context
-from .base import ArrayEq, as_rng, cached, check_theta, frozen_array
+from .base import ArrayEq, as_rng, cached, check_theta, frozen_array, point_label
 from .jax_losses import JaxFamily, JaxLoss
 from .tanh_net import TanhNet, TanhStack
 
@@ -348,12 +348,6 @@ class Bilinear:
 # --------------------------------------------------------------------------------------
 
 
-def _fmt(theta: np.ndarray) -> str:
-    return np.array2string(
-        np.asarray(theta, dtype=np.float64), precision=6, separator=", ", max_line_width=10**6, threshold=20
-    )
-
-
 @dataclass(frozen=True)
 class AutogradLoss:
     """A callable ``theta -> scalar`` written with ``autograd.numpy``; float64 only.
@@ -397,8 +391,8 @@ class AutogradLoss:
         return theta
 
     def _eval(self, what: str, f: Callable[[Any], Any], theta: np.ndarray, where: str | None) -> np.ndarray:
-        def at() -> str:  # formatted only for a message: array2string costs ~0.2 ms a call
-            return where if where is not None else f"theta={_fmt(theta)}"
+        def at() -> str:  # built only for a message
+            return point_label(theta, where)
 
         try:
             with np.errstate(all="ignore"):  # non-finite results are reported below, once
