@@ -14,9 +14,9 @@ import importlib as _importlib
 import pkgutil as _pkgutil
 from typing import TYPE_CHECKING, Any
 
-from . import _moved
+from . import legacy_paths
 
-_moved.install()  # the module paths before the subpackages (bea_check.analysis.study, ...) keep importing
+legacy_paths.install()  # the module paths before the subpackages (bea_check.study, ...) keep importing
 
 if TYPE_CHECKING:  # the names, for type checkers and IDEs
     from .analysis.auto import check_pointwise, method_form, verify_form
@@ -273,6 +273,7 @@ def __dir__() -> list[str]:
     """The module's dunders, the public names (``__all__``), the submodules and the old module paths."""
     hooks = ("__getattr__", "__dir__", "__annotations__")
     dunders = {n for n in globals() if n.startswith("__") and n not in hooks}
-    submodules = {m.name for m in _pkgutil.iter_modules(__path__) if m.name not in ("__main__", "_moved")}
-    submodules |= set(_moved.MOVED)  # the old paths resolve as attributes too
+    hidden = ("__main__", "legacy_paths")
+    submodules = {m.name for m in _pkgutil.iter_modules(__path__) if m.name not in hidden}
+    submodules |= set(legacy_paths.MOVED)  # the old paths resolve as attributes too
     return sorted(dunders | set(__all__) | submodules)

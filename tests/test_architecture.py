@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "foundation",
         "infra",
-        ("errors", "precision", "_moved", "infra.outfiles", "infra.runner", "infra.cli_common"),
+        ("errors", "precision", "legacy_paths", "infra.outfiles", "infra.runner", "infra.cli_common"),
     ),
     (
         "problems",
@@ -178,7 +178,7 @@ def _graph() -> dict[str, set[str]]:
 
 
 def test_every_import_names_a_module_that_exists():
-    """No internal import goes through an old path (``bea_check._moved``) or a missing module."""
+    """No internal import goes through an old path (``bea_check.legacy_paths``) or a missing module."""
     modules = _modules()
     bad = [
         f"{m}:{line} imports {t or '(package)'}"
@@ -213,7 +213,7 @@ def test_old_module_paths_are_the_new_modules():
     same module objects (so a monkeypatch through either is seen by both)."""
     import importlib
 
-    from bea_check._moved import MOVED
+    from bea_check.legacy_paths import MOVED
 
     for old, new in MOVED.items():
         assert importlib.import_module(f"bea_check.{old}") is importlib.import_module(f"bea_check.{new}"), old

@@ -154,7 +154,7 @@ def test_a_foreign_project_runs_as_without_bea_check(tmp_path, ci):
     assert plugin_file == str(Path(bea_check.__file__).parent / "testing" / "pytest_plugin.py")
     assert modules.split() == [
         "bea_check",
-        "bea_check._moved",
+        "bea_check.legacy_paths",
         "bea_check.testing",
         "bea_check.testing.pytest_plugin",
     ]

@@ -147,7 +147,8 @@ def test_the_plugin_module_imports_only_pytest_and_the_standard_library():
     )
     new = json.loads(_python(code))
     ours = [m for m in new if m.split(".")[0] == "bea_check"]
-    assert ours == ["bea_check", "bea_check._moved", "bea_check.testing", "bea_check.testing.pytest_plugin"]
+    expected = ["bea_check", "bea_check.legacy_paths", "bea_check.testing", "bea_check.testing.pytest_plugin"]
+    assert ours == expected
     third_party = {m.split(".")[0] for m in new} - set(sys.stdlib_module_names) - {"bea_check"}
     pytest_itself = {"pytest", "_pytest", "pluggy", "iniconfig", "packaging", "py", "pygments"}
     pytest_itself |= {"exceptiongroup", "tomli"}  # Python 3.10
@@ -157,7 +158,7 @@ def test_the_plugin_module_imports_only_pytest_and_the_standard_library():
 def test_the_package_is_lazy_and_keeps_its_public_names():
     """``import bea_check`` loads no submodule; every name of ``__all__`` resolves on first use."""
     code = "import sys, bea_check; print(sorted(m for m in sys.modules if m.startswith('bea_check')))"
-    assert _python(code).strip() == "['bea_check', 'bea_check._moved']"  # the old-path finder
+    assert _python(code).strip() == "['bea_check', 'bea_check.legacy_paths']"  # the old-path finder
     import bea_check
 
     for name in bea_check.__all__:
