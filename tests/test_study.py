@@ -439,3 +439,41 @@ def test_adam_at_rho_0999_with_few_steps_is_not_a_fail():
         check_global_order(
             "adam", "corrected", problem, hp, steps=[0.0375 / 2**k for k in range(4)], horizon=0.3, tol=0.15
         )
+
+
+# --------------------------------------------------------------------------- the step cache
+
+
+def _study_fields(s: OrderStudy) -> tuple:
+    return (s.steps, s.errors, s.solver_errors, s.substeps, s.roundoff_floor, s.verdict, s.reason)
+
+
+@pytest.mark.parametrize("refine", [False, True])
+def test_a_cached_refinement_equals_an_uncached_study_and_pays_for_its_new_step(monkeypatch, refine):
+    """A study that adds a step to a cached one gives the uncached study's numbers and spends only
+    the new step's evaluations; with refinement forced, cached solves are re-checked and refined
+    against the new smallest error exactly as an uncached study refines them."""
+    from bea_check import study as study_module
+    from bea_check.problems import builtin_problem
+    from bea_check.study import StepCache, run_order_study
+
+    if refine:  # every solve is refined to max_substeps = 2
+        monkeypatch.setattr(study_module, "REFINE_MARGIN", 1e-300)
+    problem = builtin_problem("tanh-net", batches=3)
+    hp = {"beta": 0.3, "rho": 0.5, "eps": 1e-2}
+    steps = [0.02, 0.01, 0.005]
+    args = ("adam", "corrected", problem, hp)
+    kw = {"max_substeps": 2, "expected_order": 2.0}
+    cache = StepCache()
+    run_order_study(*args, steps, 0.2, F64, cache=cache, **kw)
+    before = set(cache.solves)
+    cached = run_order_study(*args, [*steps, 0.0025], 0.2, F64, cache=cache, **kw)
+    plain = run_order_study(*args, [*steps, 0.0025], 0.2, F64, **kw)
+    assert _study_fields(cached) == _study_fields(plain)
+    if refine:
+        assert set(cached.substeps) == {2}
+    new = set(cache.solves) - before
+    assert {h for h, _ in new} >= {0.0025}
+    # only the new solves: 18 k evaluations per interval at k substeps, less one shared
+    assert cached.evaluations == sum(round(0.2 / h) * 18 * k - 1 for h, k in new)
+    assert plain.evaluations > cached.evaluations

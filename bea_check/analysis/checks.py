@@ -45,7 +45,7 @@ from ..errors import CheckFailed, CheckInconclusive, Inconclusive, InvalidInput
 from ..instances.problems import FullBatch, Problem
 from ..precision import F64, Context
 from ..registry.methods import Method, get_method
-from .study import OrderStudy, claim_holds, run_order_study
+from .study import OrderStudy, StepCache, claim_holds, run_order_study
 
 __all__ = [
     "AUTO_START",
@@ -165,8 +165,9 @@ def check_global_order(
     While the verdict is ``"pre-asymptotic"``, the study is rerun without its largest step when
     the finest pairwise order already meets the claim and at least three steps would remain
     (the largest step is outside the asymptotic range), else with a halved step appended (down
-    to ``finest``, default ``min(steps) / 4``); each rerun starts from scratch (the substep refinement
-    of the reference solve depends on the smallest error, so earlier solves are not reused).
+    to ``finest``, default ``min(steps) / 4``); the reruns share one
+    :class:`~bea_check.analysis.study.StepCache`, so each pays for its new step only (the
+    substep refinement of a cached solve is re-checked against the new smallest error).
     A ``"fail"`` whose last three usable pairwise orders still fall is confirmed the same way,
     with a halved step, while ``finest`` allows; a confirming study that is pre-asymptotic only
     because its finest order fell further from the claim confirms the fail (see ``_refinement``).
@@ -200,11 +201,13 @@ def check_global_order(
     )
     studies: list[OrderStudy] = []
     fail: OrderStudy | None = None
+    cache = StepCache()
     while True:
         try:
             study = run_order_study(
-                m, name, problem, hp, hs, horizon, ctx, expected_order=expected_order, tol=tol, mode=mode
-            )
+                m, name, problem, hp, hs, horizon, ctx,
+                expected_order=expected_order, tol=tol, mode=mode, cache=cache,
+            )  # fmt: skip
         except Inconclusive as exc:
             last = studies[-1] if studies else None
             raise CheckInconclusive(
@@ -309,9 +312,11 @@ def auto_order_study(
     Starts from ``T/8, T/16, T/32, T/64`` and, while the verdict is ``"pre-asymptotic"``, refines
     as :func:`check_global_order` does: drops the largest step when the finest pairwise order
     already meets the claim (at least four steps remain), else appends a halved step; a
-    ``"fail"`` on orders that still fall is confirmed with a halved step too.  Before
-    each refined study it predicts the study's time from the measured ones (the last study's
-    time times the growth between the last two, at least 2; 4 after the first) and stops
+    ``"fail"`` on orders that still fall is confirmed with a halved step too.  The studies share
+    one :class:`~bea_check.analysis.study.StepCache`, so a refined study pays for its new step
+    only (a drop costs nothing).  Before each refined study it predicts the study's time from
+    the measured ones (the last study's time times the growth between the last two, at least
+    2; 4 after the first) and stops
     instead when the prediction would overrun ``budget``: the last study then stays
     ``"pre-asymptotic"`` and ``stopped`` says why.  Every other verdict ends the search.
     ``expected_order`` defaults to the method's claim for ``field``.  ``Inconclusive`` from a
@@ -329,11 +334,13 @@ def auto_order_study(
     studies: list[OrderStudy] = []
     fail: OrderStudy | None = None
     times: list[float] = []
+    cache = StepCache()  # each refinement pays for its new step size only
     while True:
         t0 = clock()
         study = run_order_study(
             m, field, problem, hparams, hs, horizon, ctx,
             expected_order=expected_order, tol=tol, mode=mode, substeps=substeps, progress=progress,
+            cache=cache,
         )  # fmt: skip
         times.append(clock() - t0)
         action, study, fail = _refinement(study, fail, expected_order, tol, mode, keep=4)

@@ -90,6 +90,7 @@ __all__ = [
     "SOLVER_MARGIN",
     "VERDICTS",
     "OrderStudy",
+    "StepCache",
     "analyse",
     "claim_holds",
     "fit_order",
@@ -477,6 +478,15 @@ def _max_distance(a: np.ndarray, b: np.ndarray, ctx: Any) -> float:
     return float(np.max(ctx.to_float64(ctx.norm(d, axis=1))))
 
 
+@dataclass
+class StepCache:
+    """Per-step work of order studies of one setting (see :func:`run_order_study`): ``runs[h] =
+    (iterates, max |theta^n|)`` and ``solves[(h, substeps)] = (error, solver error estimate)``."""
+
+    runs: dict[float, tuple[Any, float]] = dc_field(default_factory=dict)
+    solves: dict[tuple[float, int], tuple[float, float]] = dc_field(default_factory=dict)
+
+
 def run_order_study(
     method: Any,
     field_name: str,
@@ -492,6 +502,7 @@ def run_order_study(
     substeps: int = 1,
     max_substeps: int = 16,
     progress: Callable[[int, int, str], None] | None = None,
+    cache: StepCache | None = None,
 ) -> OrderStudy:
     """Measure ``error(h) = max_{n <= T/h} ||theta(nh) - theta^n||_2`` over ``steps`` and judge it.
 
@@ -507,6 +518,11 @@ def run_order_study(
 
     ``progress(done, total, text)``, if given, is called after each reference solve; the units
     are ODE intervals times substeps (a solve's cost), so ``total`` grows when a solve is refined.
+
+    ``cache`` (a :class:`StepCache`) keeps the optimizer runs and the reference solves across
+    studies of one setting (same method, field, problem, hyperparameters, horizon, ``ctx`` and
+    ``max_substeps``), so a study that adds one step size pays for that step only; the results are
+    those of an uncached study.  ``timings`` and ``evaluations`` count the work done in this call.
     """
     if isinstance(method, str):
         method = get_method(method)
@@ -523,34 +539,47 @@ def run_order_study(
     Ns = [steps_in_horizon(horizon, h) for h in hs]
     errors = [math.nan] * len(hs)
     solver_errors, subs = list(errors), [0] * len(hs)
-    scales = []
+    scales: list[float] = [math.nan] * len(hs)
     timings = {"optimizer": 0.0, "solver": 0.0}
     evaluations = 0
+    store = StepCache() if cache is None else cache
     t_start = time.perf_counter()
     with ctx.scope():
         hcs = [ctx.scalar(h) for h in hs]
-        runs = []
-        for hc, N in zip(hcs, Ns, strict=True):
-            t0 = time.perf_counter()
-            runs.append(run_optimizer(opt, problem, hc, N, ctx))
-            timings["optimizer"] += time.perf_counter() - t0
-            scales.append(float(np.max(np.abs(ctx.to_float64(runs[-1])))))
 
-        work = {"done": 0, "total": sum(Ns) * substeps}
+        def run(i: int) -> Any:
+            """The optimizer's iterates at step ``hs[i]`` (run once per cache)."""
+            if hs[i] not in store.runs:
+                t0 = time.perf_counter()
+                iterates = run_optimizer(opt, problem, hcs[i], Ns[i], ctx)
+                timings["optimizer"] += time.perf_counter() - t0
+                store.runs[hs[i]] = (iterates, float(np.max(np.abs(ctx.to_float64(iterates)))))
+            return store.runs[hs[i]]
+
+        for i in range(len(hs)):
+            scales[i] = run(i)[1]
+
+        new = [N for h, N in zip(hs, Ns, strict=True) if (h, substeps) not in store.solves]
+        work = {"done": 0, "total": sum(new) * substeps}
 
         def measure(i: int, k: int) -> None:
             nonlocal evaluations
-            t0 = time.perf_counter()
-            field = spec.bind(problem, hcs[i], Ns[i], ctx)
-            sol = solve_piecewise(field, runs[i][0], hcs[i], Ns[i], ctx, substeps=k)
-            timings["solver"] += time.perf_counter() - t0
-            evaluations += sol.evaluations
-            errors[i] = _max_distance(sol.thetas, runs[i], ctx)
-            solver_errors[i], subs[i] = float(sol.error_estimate), k
-            work["done"] += Ns[i] * k
-            if progress is not None:
-                text = f"{field_name} field, h = {hs[i]:g} (N = {Ns[i]}, {k} substeps): error {errors[i]:.2e}"
-                progress(work["done"], work["total"], text)
+            key = (hs[i], k)
+            if key not in store.solves:
+                t0 = time.perf_counter()
+                field = spec.bind(problem, hcs[i], Ns[i], ctx)
+                iterates = run(i)[0]
+                sol = solve_piecewise(field, iterates[0], hcs[i], Ns[i], ctx, substeps=k)
+                timings["solver"] += time.perf_counter() - t0
+                evaluations += sol.evaluations
+                err = _max_distance(sol.thetas, iterates, ctx)
+                store.solves[key] = (err, float(sol.error_estimate))
+                work["done"] += Ns[i] * k
+                if progress is not None:
+                    text = f"{field_name} field, h = {hs[i]:g} (N = {Ns[i]}, {k} substeps): error {err:.2e}"
+                    progress(work["done"], work["total"], text)
+            errors[i], solver_errors[i] = store.solves[key]
+            subs[i] = k
 
         for i in range(len(hs)):
             measure(i, substeps)
@@ -558,7 +587,8 @@ def run_order_study(
         # below every error it is compared with (analyse() refuses above SOLVER_MARGIN).
         for i in range(len(hs)):
             while solver_errors[i] > REFINE_MARGIN * min(errors) and subs[i] < max_substeps:
-                work["total"] += Ns[i] * 2 * subs[i]
+                if (hs[i], 2 * subs[i]) not in store.solves:
+                    work["total"] += Ns[i] * 2 * subs[i]
                 measure(i, 2 * subs[i])
     u = ctx.unit_roundoff
     floors = [roundoff_floor(N, u, sc, substeps=k) for N, sc, k in zip(Ns, scales, subs, strict=True)]
