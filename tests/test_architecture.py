@@ -42,7 +42,13 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "fields",
         "equations",
-        ("equations.fields", "equations.recipe", "equations.closed_forms", "equations.limit_fields"),
+        (
+            "equations.tail",
+            "equations.fields",
+            "equations.recipe",
+            "equations.closed_forms",
+            "equations.limit_fields",
+        ),
     ),
     (
         "methods",
@@ -61,6 +67,7 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         tuple(
             f"analysis.{m}"
             for m in (
+                "measure",
                 "study",
                 "checks",
                 "defect",

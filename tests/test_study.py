@@ -453,9 +453,11 @@ def test_a_cached_refinement_equals_an_uncached_study_and_pays_for_its_new_step(
     """A study that adds a step to a cached one gives the uncached study's numbers and spends only
     the new step's evaluations; with refinement forced, cached solves are re-checked and refined
     against the new smallest error exactly as an uncached study refines them."""
-    from bea_check import study as study_module
     from bea_check.problems import builtin_problem
-    from bea_check.study import StepCache, run_order_study
+    from bea_check.study import run_order_study
+
+    from bea_check import study as study_module
+    from bea_check.analysis.measure import StepCache
 
     if refine:  # every solve is refined to max_substeps = 2
         monkeypatch.setattr(study_module, "REFINE_MARGIN", 1e-300)

@@ -45,7 +45,8 @@ from ..errors import CheckFailed, CheckInconclusive, Inconclusive, InvalidInput
 from ..instances.problems import FullBatch, Problem
 from ..precision import F64, Context
 from ..registry.methods import Method, get_method
-from .study import OrderStudy, StepCache, claim_holds, run_order_study
+from .measure import StepCache
+from .study import OrderStudy, claim_holds, run_order_study
 
 __all__ = [
     "AUTO_START",
@@ -166,7 +167,7 @@ def check_global_order(
     the finest pairwise order already meets the claim and at least three steps would remain
     (the largest step is outside the asymptotic range), else with a halved step appended (down
     to ``finest``, default ``min(steps) / 4``); the reruns share one
-    :class:`~bea_check.analysis.study.StepCache`, so each pays for its new step only (the
+    :class:`~bea_check.analysis.measure.StepCache`, so each pays for its new step only (the
     substep refinement of a cached solve is re-checked against the new smallest error).
     A ``"fail"`` whose last three usable pairwise orders still fall is confirmed the same way,
     with a halved step, while ``finest`` allows; a confirming study that is pre-asymptotic only
@@ -313,7 +314,7 @@ def auto_order_study(
     as :func:`check_global_order` does: drops the largest step when the finest pairwise order
     already meets the claim (at least four steps remain), else appends a halved step; a
     ``"fail"`` on orders that still fall is confirmed with a halved step too.  The studies share
-    one :class:`~bea_check.analysis.study.StepCache`, so a refined study pays for its new step
+    one :class:`~bea_check.analysis.measure.StepCache`, so a refined study pays for its new step
     only (a drop costs nothing).  Before each refined study it predicts the study's time from
     the measured ones (the last study's time times the growth between the last two, at least
     2; 4 after the first) and stops

@@ -78,10 +78,10 @@ from typing import Any
 
 import numpy as np
 
-from ..dynamics.optimizers import run_optimizer
-from ..dynamics.solve import solve_piecewise, steps_in_horizon
+from ..dynamics.solve import steps_in_horizon
 from ..errors import Inconclusive, InvalidInput
 from ..registry.methods import get_method
+from .measure import StepCache, measure_steps
 
 __all__ = [
     "FLOOR_MARGIN",
@@ -90,7 +90,6 @@ __all__ = [
     "SOLVER_MARGIN",
     "VERDICTS",
     "OrderStudy",
-    "StepCache",
     "analyse",
     "claim_holds",
     "fit_order",
@@ -472,21 +471,6 @@ class OrderStudy:
         return "\n".join(lines)
 
 
-def _max_distance(a: np.ndarray, b: np.ndarray, ctx: Any) -> float:
-    """``max_n ||a[n] - b[n]||_2`` computed in the context's precision, returned as a float."""
-    d = a - b
-    return float(np.max(ctx.to_float64(ctx.norm(d, axis=1))))
-
-
-@dataclass
-class StepCache:
-    """Per-step work of order studies of one setting (see :func:`run_order_study`): ``runs[h] =
-    (iterates, max |theta^n|)`` and ``solves[(h, substeps)] = (error, solver error estimate)``."""
-
-    runs: dict[float, tuple[Any, float]] = dc_field(default_factory=dict)
-    solves: dict[tuple[float, int], tuple[float, float]] = dc_field(default_factory=dict)
-
-
 def run_order_study(
     method: Any,
     field_name: str,
@@ -519,10 +503,11 @@ def run_order_study(
     ``progress(done, total, text)``, if given, is called after each reference solve; the units
     are ODE intervals times substeps (a solve's cost), so ``total`` grows when a solve is refined.
 
-    ``cache`` (a :class:`StepCache`) keeps the optimizer runs and the reference solves across
-    studies of one setting (same method, field, problem, hyperparameters, horizon, ``ctx`` and
-    ``max_substeps``), so a study that adds one step size pays for that step only; the results are
-    those of an uncached study.  ``timings`` and ``evaluations`` count the work done in this call.
+    ``cache`` (a :class:`~bea_check.analysis.measure.StepCache`) keeps the optimizer runs and the
+    reference solves across studies of one setting (same method, field, problem, hyperparameters,
+    horizon, ``ctx`` and ``max_substeps``), so a study that adds one step size pays for that step
+    only; the results are those of an uncached study.  ``timings`` and ``evaluations`` count the
+    work done in this call.
     """
     if isinstance(method, str):
         method = get_method(method)
@@ -537,59 +522,15 @@ def run_order_study(
     if not ctx.is_float64 and not getattr(problem, "supports_mp", True):
         raise InvalidInput("these losses run in float64 only (loss-file losses use autograd); use float64")
     Ns = [steps_in_horizon(horizon, h) for h in hs]
-    errors = [math.nan] * len(hs)
-    solver_errors, subs = list(errors), [0] * len(hs)
-    scales: list[float] = [math.nan] * len(hs)
-    timings = {"optimizer": 0.0, "solver": 0.0}
-    evaluations = 0
-    store = StepCache() if cache is None else cache
     t_start = time.perf_counter()
     with ctx.scope():
-        hcs = [ctx.scalar(h) for h in hs]
-
-        def run(i: int) -> Any:
-            """The optimizer's iterates at step ``hs[i]`` (run once per cache)."""
-            if hs[i] not in store.runs:
-                t0 = time.perf_counter()
-                iterates = run_optimizer(opt, problem, hcs[i], Ns[i], ctx)
-                timings["optimizer"] += time.perf_counter() - t0
-                store.runs[hs[i]] = (iterates, float(np.max(np.abs(ctx.to_float64(iterates)))))
-            return store.runs[hs[i]]
-
-        for i in range(len(hs)):
-            scales[i] = run(i)[1]
-
-        new = [N for h, N in zip(hs, Ns, strict=True) if (h, substeps) not in store.solves]
-        work = {"done": 0, "total": sum(new) * substeps}
-
-        def measure(i: int, k: int) -> None:
-            nonlocal evaluations
-            key = (hs[i], k)
-            if key not in store.solves:
-                t0 = time.perf_counter()
-                field = spec.bind(problem, hcs[i], Ns[i], ctx)
-                iterates = run(i)[0]
-                sol = solve_piecewise(field, iterates[0], hcs[i], Ns[i], ctx, substeps=k)
-                timings["solver"] += time.perf_counter() - t0
-                evaluations += sol.evaluations
-                err = _max_distance(sol.thetas, iterates, ctx)
-                store.solves[key] = (err, float(sol.error_estimate))
-                work["done"] += Ns[i] * k
-                if progress is not None:
-                    text = f"{field_name} field, h = {hs[i]:g} (N = {Ns[i]}, {k} substeps): error {err:.2e}"
-                    progress(work["done"], work["total"], text)
-            errors[i], solver_errors[i] = store.solves[key]
-            subs[i] = k
-
-        for i in range(len(hs)):
-            measure(i, substeps)
-        # Refine the reference where it is not accurate enough: the solver error must sit far
-        # below every error it is compared with (analyse() refuses above SOLVER_MARGIN).
-        for i in range(len(hs)):
-            while solver_errors[i] > REFINE_MARGIN * min(errors) and subs[i] < max_substeps:
-                if (hs[i], 2 * subs[i]) not in store.solves:
-                    work["total"] += Ns[i] * 2 * subs[i]
-                measure(i, 2 * subs[i])
+        done = measure_steps(
+            opt, spec, field_name, problem, hs, Ns, ctx,
+            substeps=substeps, max_substeps=max_substeps, refine_margin=REFINE_MARGIN,
+            cache=StepCache() if cache is None else cache, progress=progress,
+        )  # fmt: skip
+    errors, solver_errors, subs, scales = done.errors, done.solver_errors, done.substeps, done.scales
+    timings, evaluations = done.timings, done.evaluations
     u = ctx.unit_roundoff
     floors = [roundoff_floor(N, u, sc, substeps=k) for N, sc, k in zip(Ns, scales, subs, strict=True)]
     timings["total"] = time.perf_counter() - t_start

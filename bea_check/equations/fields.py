@@ -38,7 +38,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..instances.losses import BatchDerivatives, loss_grad_hvp
-from ..precision import Context
+from ..precision import F64, Context
+from .tail import PeriodicTail, periodic
 
 __all__ = [
     "AdamField",
@@ -297,6 +298,9 @@ class AdaptiveField:
     term of the nonzero steps (``"steps"``: the ``W_n/2`` parts and ``-wd/2 W_n``), which
     Remark 3.4 reads apart (:mod:`bea_check.analysis.remark34`).
 
+    On a periodic schedule in float64 the memory sums cost the same at every step
+    (:class:`~bea_check.equations.tail.PeriodicTail`); ``exact_history`` sums them directly.
+
     Evaluated with two Hessian products per batch: with ``Za_b = sum_{k in b} a_k (S_k + W_n/2)``
     and ``Zb_b`` likewise with ``b_k`` (rows of one product ``weights(n) @ W``),
     ``(2L + Lbar)/2 = sum_b H_b Za_b`` and ``(2P + Pbar)/2 = sum_b g_b (H_b Zb_b)``.
@@ -310,6 +314,7 @@ class AdaptiveField:
     eps_outside: bool = False
     name: str = "corrected"
     terms: str = "both"
+    exact_history: bool = False
 
     def __post_init__(self) -> None:
         if self.terms not in TERMS:
@@ -345,25 +350,57 @@ class AdaptiveField:
             R = ctx.sqrt(nu + eps)
             return R, R * R
 
+        tail = None
+        if (
+            memory
+            and corrected
+            and not decay
+            and not self.exact_history
+            and ctx is F64
+            and periodic(b.idx, m)
+        ):
+            tail = PeriodicTail(
+                m, len(b.idx), float(self.beta), float(self.rho),
+                bias_corrected=self.bias_correction, denominator=lambda nu: denominators(nu)[0],
+            )  # fmt: skip
+        early: list[Any] = [None, None]  # ((n, L0), weights of the steps l < L0 and of the step n)
+
+        def early_weights(n: int, L0: int) -> np.ndarray:
+            """``(2m, L0 + 1)``: :func:`weights` restricted to the columns ``l < L0`` and ``n``."""
+            if early[0] != (n, L0):
+                Z = ctx.zeros((m, 2, L0 + 1))
+                for j, avg in enumerate((mb, mr)):
+                    Z[:, j, :L0] = (avg.pw[n - avg.lags[:L0], None] * avg.U[:L0]).T / avg.norm[n]
+                if steps:
+                    Z[:, 0, L0], Z[:, 1, L0] = Cb[n] * half, Cr[n] * half
+                early[:] = (n, L0), Z.reshape(2 * m, L0 + 1)
+            return early[1]
+
         def field(n: int, theta: np.ndarray) -> np.ndarray:
             if not corrected:
                 G = b.grads(n, theta)
                 f0 = -(Cb[n] @ G) / denominators(Cr[n] @ (G * G))[0]
                 return f0 - wd * theta if decay else f0
             G, hv = b.curvature(n, theta)
-            M = Cb[: n + 1] @ G  # M^l, l = 0..n
-            D, S = denominators(Cr[: n + 1] @ (G * G))
+            rest = tail.sums(n, G) if tail is not None and tail.applies(n) else None
+            rows: Any = slice(None, n + 1) if rest is None else np.r_[np.arange(rest[0]), n]
+            M = Cb[rows] @ G  # M^l for the rows l (the last row: l = n)
+            D, S = denominators(Cr[rows] @ (G * G))
             W = M / D + wd * theta[..., None, :] if decay else M / D  # W_l = -f_l^0
-            Mn, Dn, Sn = M[..., n, :], D[..., n, :], S[..., n, :]
-            Z = (weights(n) @ W).reshape((*G.shape[:-1], 2, -1)).swapaxes(-1, -2)  # (m, p, 2)
+            Mn, Dn, Sn = M[..., -1, :], D[..., -1, :], S[..., -1, :]
+            Y = (weights(n) if rest is None else early_weights(n, rest[0])) @ W
+            Z = Y.reshape((*G.shape[:-1], 2, -1)).swapaxes(-1, -2)  # (m, p, 2)
+            if rest is not None:
+                Z = Z + rest[1]
             HZ = hv(stacked=Z)
             L2 = HZ[..., 0].sum(axis=-2)  # (2L + Lbar) / 2
             P2 = (G * HZ[..., 1]).sum(axis=-2)  # (2P + Pbar) / 2
             f = (b.h * (Mn * P2 / Sn - L2) - Mn) / Dn
             if not decay:
                 return f
-            return f - wd * (theta + b.h * half * W[..., n, :]) if steps else f - wd * theta
+            return f - wd * (theta + b.h * half * W[..., -1, :]) if steps else f - wd * theta
 
+        field.tail = tail  # type: ignore[attr-defined]
         field.vectorized = True  # type: ignore[attr-defined]
         return field
 
